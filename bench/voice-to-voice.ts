@@ -1,0 +1,104 @@
+/**
+ * Voice-to-voice latency of whole simulated phone calls over the real Twilio HTTP + WebSocket path,
+ * on the embedded providers (pocketsphinx, flow, espeak), for 1 and 20 concurrent calls.
+ * Prints JSON: medians and tails of voice-to-voice, Parley's own overhead (time in Parley excluding
+ * endpointing silence and provider time), and the latency the caller heard.
+ * Usage: node dist/bench/voice-to-voice.js [--calls 1,20]
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { placeSimulatedCall } from '../src/cli/simulated-caller.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { startServer } from '../src/server/server.js';
+import { parseTenantDocument } from '../src/tenants/loader.js';
+
+const ADMIN_KEY = 'bench-key';
+const NUMBER = '+15550100000';
+
+function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? null;
+}
+
+function summary(values: number[]): { n: number; p50: number | null; p95: number | null; max: number | null } {
+  return { n: values.length, p50: percentile(values, 50), p95: percentile(values, 95), max: values.length ? Math.max(...values) : null };
+}
+
+interface Latency {
+  voiceToVoiceMs: number | null;
+  parleyOverheadMs: number | null;
+  sttFinalMs: number | null;
+  llmFirstTokenMs: number | null;
+  ttsFirstAudioMs: number | null;
+  endpointingMs: number | null;
+}
+
+async function main(): Promise<void> {
+  const arg = process.argv.indexOf('--calls');
+  const levels = (arg > 0 ? (process.argv[arg + 1] ?? '1,20') : '1,20').split(',').map(Number);
+  const tenantFile = new URL('../../tenants/hotel.yaml', import.meta.url);
+  const hotel = parseTenantDocument('hotel.yaml', await readFile(tenantFile, 'utf8'), {});
+  // A short greeting keeps the benchmark about turns, not the welcome speech.
+  const tenant = { ...hotel, agent: { ...hotel.agent, greeting: 'Seaview Hotel, how can I help?' } };
+  const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'));
+  const server = await startServer({
+    config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY }),
+    tenants: [tenant],
+    logger: createLogger({ level: 'warn' }),
+  });
+  const scenarios = [];
+  try {
+    for (const calls of levels) {
+      const startedAt = performance.now();
+      const results = await Promise.all(
+        Array.from({ length: calls }, (_, i) =>
+          placeSimulatedCall({
+            baseUrl: server.url,
+            to: NUMBER,
+            from: `+1555555${String(1000 + i)}`,
+            steps: [{ say: 'what time is breakfast' }, { say: 'when does the pool open' }, { say: 'goodbye' }],
+          }),
+        ),
+      );
+      const latencies: Latency[] = [];
+      for (const r of results) {
+        const res = await fetch(`${server.url}/v1/calls/${r.callSid}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+        const call = (await res.json()) as { turns: { role: string; latency: Latency }[] };
+        for (const t of call.turns) if (t.role === 'agent' && t.latency.voiceToVoiceMs !== null) latencies.push(t.latency);
+      }
+      const pick = (k: keyof Latency): number[] => latencies.map((l) => l[k]).filter((v): v is number => typeof v === 'number');
+      scenarios.push({
+        concurrentCalls: calls,
+        wallS: Math.round((performance.now() - startedAt) / 100) / 10,
+        turns: latencies.length,
+        voiceToVoiceMs: summary(pick('voiceToVoiceMs')),
+        parleyOverheadMs: summary(pick('parleyOverheadMs')),
+        endpointingMs: summary(pick('endpointingMs')),
+        sttFinalMs: summary(pick('sttFinalMs')),
+        agentFirstTokenMs: summary(pick('llmFirstTokenMs')),
+        ttsFirstAudioMs: summary(pick('ttsFirstAudioMs')),
+        heardByCallerMs: summary(results.flatMap((r) => r.utterances.map((u) => u.heardLatencyMs)).filter((v): v is number => v !== undefined)),
+      });
+    }
+  } finally {
+    await server.close();
+  }
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'voice-to-voice',
+        providers: { stt: 'pocketsphinx', llm: 'flow', tts: 'espeak' },
+        endpointingSilenceMs: tenant.agent.endpointing.silenceMs,
+        note: 'voiceToVoice = caller stops speaking → first agent audio on the wire; parleyOverhead = voiceToVoice − endpointing − STT − agent − TTS',
+        scenarios,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+await main();

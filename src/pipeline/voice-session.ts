@@ -1,0 +1,473 @@
+import type { AudioFrame } from '../audio/frame.js';
+import { frameDurationMs } from '../audio/frame.js';
+import type { VoiceActivityDetector } from '../audio/vad.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, ToolCall, TtsProvider } from '../providers/types.js';
+import type { TurnLatency } from '../store/store.js';
+import type { AgentConfig } from '../tenants/schema.js';
+import type { MediaHandler, MediaTransport } from '../transports/types.js';
+import type { CallRecorder } from './call-recorder.js';
+import { Channel, iterate } from './channel.js';
+import { AgentReply } from './reply.js';
+import { type TurnEvent, TurnTaking } from './turn-taking.js';
+
+/** Audio kept from before speech onset so STT hears the first syllable the VAD needed to notice. */
+export const PRE_ROLL_MS = 300;
+/** Said once when the caller has been silent for half of maxSilenceMs. */
+const STILL_THERE_PROMPT = 'Are you still there?';
+const SILENCE_GOODBYE = "I haven't heard anything, so I'll end the call now. Goodbye.";
+const TRANSFER_FAILED_REPLY = "I'm sorry, I couldn't connect you right now.";
+
+export interface SessionLog {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** Actions on the live call that happen outside the media stream (carrier REST APIs). */
+export interface CallControl {
+  /** Moves the caller to `to`; the media stream ends when the carrier acts on it. */
+  transfer(to: string): Promise<void>;
+}
+
+export interface VoiceSessionDeps {
+  readonly transport: MediaTransport;
+  readonly stt: SttProvider;
+  readonly llm: LlmProvider;
+  readonly tts: TtsProvider;
+  readonly vad: VoiceActivityDetector;
+  readonly agent: AgentConfig;
+  readonly recorder: CallRecorder;
+  readonly metrics: Metrics;
+  readonly log: SessionLog;
+  readonly callControl: CallControl;
+  readonly now?: () => number;
+}
+
+interface Utterance {
+  readonly audio: Channel<AudioFrame>;
+  readonly abort: AbortController;
+  discarded: boolean;
+  /** Wall times (performance.now) filled in at turn end. */
+  lastSpeechAtMs?: number;
+  turnEndAtMs?: number;
+}
+
+/** The user turn a reply answers, with the timings voice-to-voice latency is measured from. */
+interface ReplyCause {
+  readonly userTurnId: string;
+  readonly text: string;
+  readonly lastSpeechAtMs: number;
+  readonly endpointingMs: number;
+  readonly sttFinalMs: number;
+}
+
+interface ActiveReply {
+  readonly reply: AgentReply;
+  readonly turnKind: 'greeting' | 'answer' | 'prompt';
+  readonly cause?: ReplyCause;
+  agentTurnId?: string;
+  agentTurnStartedAtMs?: number;
+}
+
+/**
+ * Wires one call's stages: transport audio → VAD → turn-taking → STT → agent → TTS → transport.
+ * It decides nothing about audio formats or vendors; it only routes events and keeps the record.
+ */
+export class VoiceSession implements MediaHandler {
+  private readonly d: VoiceSessionDeps;
+  private readonly now: () => number;
+  private readonly turns: TurnTaking;
+  private readonly preRoll: AudioFrame[] = [];
+  private preRollMs = 0;
+  private utterance: Utterance | undefined;
+  private sttChain: Promise<void> = Promise.resolve();
+  private active: ActiveReply | undefined;
+  private replySeq = 0;
+  private readonly history: ChatMessage[] = [];
+  /** A user turn whose reply was abandoned because the caller went on talking; merged into the next. */
+  private continuation: ReplyCause | undefined;
+  private ended = false;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private promptedStillThere = false;
+  private readonly durationTimer: NodeJS.Timeout;
+  private readonly startedAtMs: number;
+
+  constructor(deps: VoiceSessionDeps) {
+    this.d = deps;
+    this.now = deps.now ?? (() => performance.now());
+    this.startedAtMs = this.now();
+    const e = deps.agent.endpointing;
+    this.turns = new TurnTaking({ silenceMs: e.silenceMs, minSpeechMs: e.minSpeechMs, bargeInMs: e.bargeInMs, bargeIn: e.bargeIn });
+    if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
+    this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', 'This call has reached its time limit. Goodbye.'), deps.agent.maxDurationMs);
+    this.durationTimer.unref();
+  }
+
+  /** Plays the greeting; called once the stream is live. */
+  onStart(): void {
+    this.speak('greeting', iterate<LlmDelta>({ kind: 'text', text: this.d.agent.greeting }));
+  }
+
+  // ---------- inbound audio ----------
+
+  onAudio(frame: AudioFrame, receivedAtMs: number): void {
+    if (this.ended) return;
+    const frameMs = frameDurationMs(frame);
+    const probability = this.d.vad.process(frame.samples);
+    const events = this.turns.push(probability, frameMs, this.agentIsSpeaking());
+    for (const ev of events) this.onTurnEvent(ev, receivedAtMs);
+    this.utterance?.audio.push(frame);
+    this.preRoll.push(frame);
+    this.preRollMs += frameMs;
+    while (this.preRollMs > PRE_ROLL_MS && this.preRoll.length > 1) {
+      const old = this.preRoll.shift() as AudioFrame;
+      this.preRollMs -= frameDurationMs(old);
+    }
+  }
+
+  private onTurnEvent(ev: TurnEvent, receivedAtMs: number): void {
+    switch (ev.kind) {
+      case 'speech_start':
+        this.openUtterance();
+        return;
+      case 'speech_confirmed':
+        this.clearSilenceTimer();
+        // The caller went on talking before the agent said anything: drop that reply and
+        // answer the whole thought once the caller is done.
+        if (this.active?.turnKind === 'answer' && this.active.reply.phase === 'thinking') this.abandonThinkingReply();
+        return;
+      case 'barge_in':
+        this.interrupt(receivedAtMs);
+        return;
+      case 'speech_discarded':
+        if (this.utterance) {
+          this.utterance.discarded = true;
+          this.utterance.abort.abort();
+          this.utterance.audio.close();
+          this.utterance = undefined;
+        }
+        return;
+      case 'turn_end': {
+        const u = this.utterance;
+        if (!u) return;
+        u.lastSpeechAtMs = receivedAtMs - (this.turns.nowMs - ev.lastSpeechAtMs);
+        u.turnEndAtMs = receivedAtMs;
+        u.audio.close();
+        this.utterance = undefined;
+        return;
+      }
+      default: {
+        const unreachable: never = ev;
+        throw new Error(`unknown turn event ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  private openUtterance(): void {
+    if (this.utterance) return;
+    const u: Utterance = { audio: new Channel<AudioFrame>(4096), abort: new AbortController(), discarded: false };
+    for (const f of this.preRoll) u.audio.push(f);
+    this.utterance = u;
+    // One decoder per call: utterances are transcribed one after another.
+    this.sttChain = this.sttChain.then(() => this.transcribe(u));
+  }
+
+  private async transcribe(u: Utterance): Promise<void> {
+    let finalText = '';
+    let finalAtMs = 0;
+    try {
+      for await (const ev of this.d.stt.transcribe(u.audio, { signal: u.abort.signal })) {
+        if (ev.kind === 'final') {
+          finalText = ev.text.trim();
+          finalAtMs = this.now();
+        }
+      }
+    } catch (err) {
+      if (u.abort.signal.aborted || this.ended) return;
+      this.d.log.warn({ callId: this.d.recorder.callId, err: (err as Error).message }, 'speech recognition failed');
+      this.d.recorder.event('stt.error', { message: (err as Error).message });
+      return;
+    }
+    if (u.discarded || this.ended || u.turnEndAtMs === undefined || u.lastSpeechAtMs === undefined) return;
+    this.onUserTurn(finalText, u.lastSpeechAtMs, u.turnEndAtMs, finalAtMs);
+  }
+
+  private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number): void {
+    const endpointingMs = turnEndAtMs - lastSpeechAtMs;
+    const sttFinalMs = Math.max(0, finalAtMs - turnEndAtMs);
+    const prior = this.continuation;
+    this.continuation = undefined;
+    if (text.length === 0) {
+      // Noise, not words. If it interrupted a reply in the making, answer the earlier words now.
+      if (prior) this.answer(prior);
+      return;
+    }
+    this.d.metrics.stageLatencyMs.observe({ stage: 'endpointing' }, endpointingMs);
+    this.d.metrics.stageLatencyMs.observe({ stage: 'stt_final' }, sttFinalMs);
+    this.d.metrics.turnsTotal.inc({ role: 'user', interrupted: 'false' });
+    const wallNow = Date.now();
+    let cause: ReplyCause;
+    if (prior) {
+      const merged = `${prior.text} ${text}`;
+      this.d.recorder.updateTurn(prior.userTurnId, { text: merged, endedAtMs: wallNow, latency: { endpointingMs, sttFinalMs } });
+      cause = { userTurnId: prior.userTurnId, text: merged, lastSpeechAtMs, endpointingMs, sttFinalMs };
+    } else {
+      const startedAt = wallNow - Math.round(this.now() - lastSpeechAtMs);
+      const id = this.d.recorder.startTurn('user', text, startedAt, { endpointingMs, sttFinalMs }, wallNow);
+      cause = { userTurnId: id, text, lastSpeechAtMs, endpointingMs, sttFinalMs };
+    }
+    this.answer(cause);
+  }
+
+  private answer(cause: ReplyCause): void {
+    this.history.push({ role: 'user', content: cause.text });
+    const messages = [...this.history];
+    this.speak('answer', this.d.llm.complete({ messages }, { signal: this.nextSignal() }), cause);
+  }
+
+  /** The next reply's AbortSignal, created before the LLM call so abort reaches it. */
+  private pendingAbort: AbortController | undefined;
+  private nextSignal(): AbortSignal {
+    this.pendingAbort = new AbortController();
+    return this.pendingAbort.signal;
+  }
+
+  // ---------- replies ----------
+
+  private speak(turnKind: ActiveReply['turnKind'], source: AsyncIterable<LlmDelta>, cause?: ReplyCause): void {
+    if (this.ended) return;
+    this.stopActiveReply();
+    const reply = new AgentReply(`r${this.replySeq++}`, this.d.tts, this.d.transport, this.now);
+    const linked = this.pendingAbort;
+    this.pendingAbort = undefined;
+    if (linked) reply.signal.addEventListener('abort', () => linked.abort(), { once: true });
+    const active: ActiveReply = { reply, turnKind, cause };
+    this.active = active;
+    reply
+      .run(source, { onFirstAudio: (atMs) => this.onFirstAudio(active, atMs) })
+      .then(() => this.afterProduction(active))
+      .catch((err: unknown) => this.onReplyFailed(active, err));
+  }
+
+  private onFirstAudio(a: ActiveReply, atMs: number): void {
+    const t = a.reply.timings;
+    const latency: TurnLatency = a.cause ? this.replyLatency(a, atMs) : {};
+    a.agentTurnStartedAtMs = Date.now();
+    a.agentTurnId = this.d.recorder.startTurn('agent', '', a.agentTurnStartedAtMs, latency);
+    if (a.cause) {
+      this.d.metrics.stageLatencyMs.observe({ stage: 'voice_to_voice' }, latency.voiceToVoiceMs ?? 0);
+      this.d.metrics.stageLatencyMs.observe({ stage: 'parley_overhead' }, latency.parleyOverheadMs ?? 0);
+      if (latency.llmFirstTokenMs !== undefined) this.d.metrics.stageLatencyMs.observe({ stage: 'llm_first_token' }, latency.llmFirstTokenMs);
+    }
+    if (t.ttsFirstAudioMs !== undefined) this.d.metrics.stageLatencyMs.observe({ stage: 'tts_first_audio' }, t.ttsFirstAudioMs);
+  }
+
+  private replyLatency(a: ActiveReply, firstAudioAtMs: number): TurnLatency {
+    const c = a.cause as ReplyCause;
+    const t = a.reply.timings;
+    const voiceToVoiceMs = Math.round(firstAudioAtMs - c.lastSpeechAtMs);
+    const llmFirstTokenMs = t.firstTokenAtMs !== undefined ? Math.round(t.firstTokenAtMs - t.startedAtMs) : undefined;
+    const ttsFirstAudioMs = t.ttsFirstAudioMs !== undefined ? Math.round(t.ttsFirstAudioMs) : undefined;
+    // Time between the first token and the first complete sentence is the LLM's too.
+    const sentenceWaitMs = t.firstSentenceAtMs !== undefined && t.firstTokenAtMs !== undefined ? t.firstSentenceAtMs - t.firstTokenAtMs : 0;
+    const providerMs = c.endpointingMs + c.sttFinalMs + (llmFirstTokenMs ?? 0) + sentenceWaitMs + (ttsFirstAudioMs ?? 0);
+    return {
+      endpointingMs: Math.round(c.endpointingMs),
+      sttFinalMs: Math.round(c.sttFinalMs),
+      llmFirstTokenMs,
+      ttsFirstAudioMs,
+      voiceToVoiceMs,
+      parleyOverheadMs: Math.max(0, Math.round(voiceToVoiceMs - providerMs)),
+    };
+  }
+
+  onMark(name: string, atMs: number): void {
+    const a = this.active;
+    if (!a || !a.reply.ownsMark(name) || a.reply.phase === 'interrupted') return;
+    const newly = a.reply.tracker.onMark(name, atMs);
+    if (newly && newly.length > 0 && a.agentTurnId) {
+      this.d.recorder.updateTurn(a.agentTurnId, { text: a.reply.tracker.heardText(a.reply.tracker.heardMs(atMs)) });
+    }
+    this.maybeFinishReply(a);
+  }
+
+  onAudioSent(durationMs: number, atMs: number): void {
+    this.active?.reply.tracker.onAudioSent(durationMs, atMs);
+  }
+
+  private afterProduction(a: ActiveReply): void {
+    if (a.reply.phase === 'thinking' && a.reply.productionDone) {
+      // Produced no audio at all (empty reply or only tool calls).
+      a.reply.phase = 'done';
+    }
+    this.maybeFinishReply(a);
+  }
+
+  /** A reply is finished when all of it was produced and the caller heard all of it. */
+  private maybeFinishReply(a: ActiveReply): void {
+    const r = a.reply;
+    if (!r.productionDone || r.phase === 'interrupted' || r.phase === 'failed') return;
+    if (r.tracker.totalQueuedMs > 0 && !r.tracker.fullyPlayed) return;
+    if (this.active !== a) return;
+    r.phase = 'done';
+    this.active = undefined;
+    const text = r.tracker.fullText();
+    if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text, endedAtMs: Date.now(), interrupted: false });
+    if (text) this.history.push({ role: 'assistant', content: text });
+    this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'false' });
+    if (r.toolCalls.length > 0) void this.runTools(r.toolCalls);
+    else this.armSilenceTimer();
+  }
+
+  private onReplyFailed(a: ActiveReply, err: unknown): void {
+    this.d.log.error({ callId: this.d.recorder.callId, err: (err as Error).message }, 'agent reply failed');
+    this.d.recorder.event('reply.failed', { message: (err as Error).message });
+    if (this.active === a) {
+      this.active = undefined;
+      if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text: a.reply.tracker.fullText(), endedAtMs: Date.now() });
+      this.armSilenceTimer();
+    }
+  }
+
+  private agentIsSpeaking(): boolean {
+    const a = this.active;
+    return a !== undefined && a.reply.phase === 'speaking' && a.reply.tracker.hasUnplayedAudio();
+  }
+
+  /** Barge-in: stop talking now, keep only what the caller heard. */
+  private interrupt(receivedAtMs: number): void {
+    const a = this.active;
+    if (!a || a.reply.phase !== 'speaking') return;
+    this.d.transport.clear();
+    const heardMs = a.reply.tracker.heardMs(receivedAtMs);
+    const heard = a.reply.tracker.heardText(heardMs);
+    a.reply.phase = 'interrupted';
+    a.reply.abort.abort();
+    this.active = undefined;
+    if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text: heard, endedAtMs: Date.now(), interrupted: true });
+    if (heard) this.history.push({ role: 'assistant', content: heard });
+    this.d.metrics.bargeInsTotal.inc();
+    this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
+    this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: a.reply.tracker.fullText() });
+  }
+
+  private abandonThinkingReply(): void {
+    const a = this.active;
+    if (!a?.cause) return;
+    a.reply.abort.abort();
+    a.reply.phase = 'interrupted';
+    this.active = undefined;
+    // The user message goes back out of history; it returns merged with what follows.
+    const last = this.history.at(-1);
+    if (last?.role === 'user') this.history.pop();
+    this.continuation = a.cause;
+    this.d.recorder.event('reply.abandoned', { replyId: a.reply.id, reason: 'caller_continued' });
+  }
+
+  /** Stops whatever reply is running (a new one is about to start). */
+  private stopActiveReply(): void {
+    const a = this.active;
+    if (!a) return;
+    a.reply.abort.abort();
+    if (a.reply.phase === 'speaking') {
+      this.d.transport.clear();
+      const heard = a.reply.tracker.heardText(a.reply.tracker.heardMs(this.now()));
+      if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text: heard, endedAtMs: Date.now(), interrupted: true });
+    }
+    a.reply.phase = 'interrupted';
+    this.active = undefined;
+  }
+
+  // ---------- tools ----------
+
+  private async runTools(calls: readonly ToolCall[]): Promise<void> {
+    for (const call of calls) {
+      this.d.recorder.event('tool.called', { name: call.name, arguments: call.arguments });
+      switch (call.name) {
+        case 'end_call':
+          this.endCall('agent_hangup');
+          return;
+        case 'transfer_call': {
+          const to = String(call.arguments.to ?? '');
+          try {
+            await this.d.callControl.transfer(to);
+            this.d.recorder.event('call.transferred', { to });
+            this.endCall('transfer');
+          } catch (err) {
+            this.d.log.warn({ callId: this.d.recorder.callId, err: (err as Error).message }, 'transfer failed');
+            this.d.recorder.event('transfer.failed', { to, message: (err as Error).message });
+            this.speak('prompt', iterate<LlmDelta>({ kind: 'text', text: TRANSFER_FAILED_REPLY }));
+          }
+          return;
+        }
+        default:
+          this.d.recorder.event('tool.unknown', { name: call.name });
+      }
+    }
+  }
+
+  // ---------- silence and limits ----------
+
+  private armSilenceTimer(): void {
+    this.clearSilenceTimer();
+    if (this.ended) return;
+    this.silenceTimer = setTimeout(() => {
+      if (this.turns.isSpeaking || this.active) return;
+      if (!this.promptedStillThere) {
+        this.promptedStillThere = true;
+        this.speak('prompt', iterate<LlmDelta>({ kind: 'text', text: STILL_THERE_PROMPT }));
+      } else {
+        this.hangupAfter('silence_timeout', SILENCE_GOODBYE);
+      }
+    }, this.d.agent.maxSilenceMs / 2);
+    this.silenceTimer.unref();
+  }
+
+  private clearSilenceTimer(): void {
+    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.silenceTimer = undefined;
+    this.promptedStillThere = false;
+  }
+
+  /** Says `text`, then ends the call once it has been heard. */
+  private hangupAfter(reason: string, text: string): void {
+    if (this.ended) return;
+    this.d.recorder.event('call.ending', { reason });
+    const id = `hangup-${reason}`;
+    this.speak('prompt', iterate<LlmDelta>({ kind: 'text', text }, { kind: 'tool_call', call: { id, name: 'end_call', arguments: { reason } } }));
+  }
+
+  private endCall(reason: string): void {
+    this.d.transport.hangup(reason);
+  }
+
+  // ---------- end ----------
+
+  onDtmf(digit: string): void {
+    this.d.recorder.event('dtmf', { digit });
+  }
+
+  onEnd(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.durationTimer);
+    this.clearSilenceTimer();
+    const a = this.active;
+    if (a) {
+      a.reply.abort.abort();
+      if (a.agentTurnId) {
+        const heard = a.reply.tracker.heardText(a.reply.tracker.heardMs(this.now()));
+        this.d.recorder.updateTurn(a.agentTurnId, { text: heard, endedAtMs: Date.now(), interrupted: a.reply.phase === 'speaking' });
+      }
+      this.active = undefined;
+    }
+    this.utterance?.abort.abort();
+    this.utterance?.audio.close();
+    this.utterance = undefined;
+    const status = reason.startsWith('stream_error') ? 'failed' : 'completed';
+    this.d.recorder.event('call.ended', { reason, durationMs: Math.round(this.now() - this.startedAtMs) });
+    this.d.recorder.end(status, reason.startsWith('socket_closed') ? 'caller_hangup' : reason);
+    void this.sttChain.finally(() => this.d.stt.close());
+  }
+}

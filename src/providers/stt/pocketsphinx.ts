@@ -1,0 +1,203 @@
+/**
+ * Local, offline STT: pocketsphinx decoding in the shared PocketsphinxEngine's worker threads.
+ *
+ * One instance per call. The decoder is leased lazily on the first utterance and kept for the call's
+ * lifetime (ps_init is far too slow to pay per turn); close() hands it back to the engine's warm pool.
+ * Audio at any rate the resampler supports is accepted; 8 kHz telephone audio is upsampled to the
+ * model's 16 kHz (the en-us model has no 8 kHz variant installed).
+ */
+import type { AudioFrame } from '../../audio/frame.js';
+import { StreamingResampler } from '../../audio/resampler.js';
+import { ProviderError, type CallOptions, type SttProvider, type TranscriptEvent } from '../types.js';
+import type { DecoderHandle, PocketsphinxEngine } from './pocketsphinx-engine.js';
+
+const PROVIDER = 'pocketsphinx';
+
+/**
+ * Ask for a partial hypothesis after this much new audio: often enough for barge-in / UI feedback,
+ * rare enough that ps_get_hyp's backtrace stays a small fraction of decode time.
+ */
+const PARTIAL_INTERVAL_MS = 200;
+
+/**
+ * Per-call options. None are needed yet (model and pool settings live on the engine); accepted so
+ * call sites and provider config can grow without a signature change.
+ */
+export type PocketsphinxSttOptions = Record<string, never>;
+
+/**
+ * Turns a raw pocketsphinx hypothesis into transcript text: lowercase, without fillers/markers such as
+ * `<s>`, `</s>`, `<sil>`, `[noise]`, `++breath++` and alternate-pronunciation suffixes like `(2)`.
+ */
+export function cleanHypothesis(raw: string): string {
+  return raw
+    .split(/\s+/)
+    .filter((w) => w.length > 0 && !/^(<[^>]*>|\[[^\]]*\]|\+\+.*\+\+)$/.test(w))
+    .map((w) => w.replace(/\(\d+\)$/, '').toLowerCase())
+    .filter((w) => w.length > 0)
+    .join(' ');
+}
+
+export class PocketsphinxStt implements SttProvider {
+  readonly name = PROVIDER;
+  private decoder: Promise<DecoderHandle> | undefined;
+  /** The utterance currently using the decoder; its pump never rejects. */
+  private active: { readonly stop: AbortController; readonly pump: Promise<void> } | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly engine: PocketsphinxEngine,
+    _options: PocketsphinxSttOptions = {},
+  ) {}
+
+  async *transcribe(audio: AsyncIterable<AudioFrame>, o: CallOptions): AsyncIterable<TranscriptEvent> {
+    if (this.closed) throw new ProviderError(PROVIDER, 'transcribe() after close()', false);
+    if (this.active) throw new ProviderError(PROVIDER, 'one utterance at a time per provider', false);
+    // The pump decodes independently of how fast the consumer pulls; events wait in this queue.
+    const queue: TranscriptEvent[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let failure: unknown;
+    const emit = (ev: TranscriptEvent): void => {
+      queue.push(ev);
+      wake?.();
+    };
+    const stop = new AbortController(); // close() or the consumer abandoning the iterator
+    const signal = AbortSignal.any([o.signal, stop.signal]);
+    const pump = this.runUtterance(audio, signal, emit)
+      .catch((err: unknown) => void (failure = err))
+      .finally(() => {
+        done = true;
+        wake?.();
+      });
+    const active = { stop, pump };
+    this.active = active;
+    void pump.then(() => {
+      if (this.active === active) this.active = undefined;
+    });
+    try {
+      for (;;) {
+        const ev = queue.shift();
+        if (ev) {
+          yield ev;
+          continue;
+        }
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      // Aborted utterances just end (CallOptions contract); real failures propagate unchanged —
+      // decoder failures are already ProviderErrors, input errors belong to the caller.
+      if (failure !== undefined && !signal.aborted) throw failure;
+    } finally {
+      stop.abort();
+      await pump;
+    }
+  }
+
+  /** Releases the decoder to the engine's pool (aborting any utterance in progress). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const active = this.active;
+    if (active) {
+      active.stop.abort();
+      await active.pump;
+    }
+    const decoder = this.decoder;
+    this.decoder = undefined;
+    if (decoder) (await decoder.catch(() => undefined))?.release();
+  }
+
+  private acquire(): Promise<DecoderHandle> {
+    if (!this.decoder) {
+      const leased = this.engine.acquire();
+      // A failed lease is not cached: the next utterance may find capacity again.
+      leased.catch(() => {
+        if (this.decoder === leased) this.decoder = undefined;
+      });
+      this.decoder = leased;
+    }
+    return this.decoder;
+  }
+
+  /** Feeds one utterance to the decoder; emits partials as they change and one final unless aborted. */
+  private async runUtterance(audio: AsyncIterable<AudioFrame>, signal: AbortSignal, emit: (ev: TranscriptEvent) => void): Promise<void> {
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (signal.aborted) resolve('aborted');
+      else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+    });
+    if (signal.aborted) return;
+    const handle = await Promise.race([this.acquire(), aborted]);
+    if (handle === 'aborted') return;
+
+    const modelRateHz = this.engine.modelSampleRateHz;
+    const partialEverySamples = (modelRateHz * PARTIAL_INTERVAL_MS) / 1000;
+    let resampler: StreamingResampler | undefined;
+    let sinceLastPartial = 0;
+    let partialInFlight = false;
+    let lastPartial = '';
+    let finished = false;
+
+    const feed = (samples: Int16Array, owned: boolean): void => {
+      if (samples.length === 0) return;
+      handle.feed(samples, { transfer: owned });
+      sinceLastPartial += samples.length;
+      // Skip while one is outstanding: if the worker is behind, queued partial requests only add lag.
+      if (sinceLastPartial < partialEverySamples || partialInFlight) return;
+      sinceLastPartial = 0;
+      partialInFlight = true;
+      handle.partial().then(
+        (raw) => {
+          partialInFlight = false;
+          const text = cleanHypothesis(raw);
+          if (finished || text.length === 0 || text === lastPartial) return;
+          lastPartial = text;
+          emit({ kind: 'partial', text });
+        },
+        () => {
+          partialInFlight = false; // the same failure surfaces from endUtterance()
+        },
+      );
+    };
+
+    handle.startUtterance();
+    const frames = audio[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const pending = frames.next();
+        pending.catch(() => undefined); // if abort wins the race, a late rejection must not go unhandled
+        const next = await Promise.race([pending, aborted]);
+        if (next === 'aborted' || next.done) break;
+        const frame = next.value;
+        if (frame.sampleRateHz === modelRateHz) {
+          resampler?.flush(); // rate switched back mid-utterance; drop the other rate's filter tail
+          resampler = undefined;
+          feed(frame.samples, false); // frames are shared and immutable: copy, never transfer
+        } else {
+          if (resampler?.fromHz !== frame.sampleRateHz) resampler = new StreamingResampler(frame.sampleRateHz, modelRateHz);
+          feed(resampler.process(frame.samples), true); // fresh array we own: transfer it
+        }
+      }
+      if (signal.aborted) {
+        finished = true;
+        await handle.cancelUtterance().catch(() => undefined);
+        return;
+      }
+      if (resampler) feed(resampler.flush(), true);
+      const result = await handle.endUtterance();
+      finished = true;
+      emit({ kind: 'final', text: cleanHypothesis(result.text) });
+    } catch (err) {
+      finished = true;
+      await handle.cancelUtterance().catch(() => undefined);
+      throw err;
+    } finally {
+      finished = true;
+      if (signal.aborted) {
+        // Don't wait for a producer blocked in next(); just tell it we're done.
+        void Promise.resolve(frames.return?.()).catch(() => undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import type { AudioFrame } from '../audio/frame.js';
+
+/** Options every provider call receives. Abort = stop work now, release resources, return. */
+export interface CallOptions {
+  readonly signal: AbortSignal;
+}
+
+// ---------- speech-to-text ----------
+
+export type TranscriptEvent =
+  | { readonly kind: 'partial'; readonly text: string }
+  | { readonly kind: 'final'; readonly text: string; readonly confidence?: number };
+
+/**
+ * Transcribes one user utterance. The caller ends `audio` when the turn ends (endpointing);
+ * the provider then yields exactly one `final` (possibly with empty text) and returns.
+ * A provider instance belongs to one call and may be used for many utterances, one at a time.
+ */
+export interface SttProvider {
+  readonly name: string;
+  transcribe(audio: AsyncIterable<AudioFrame>, o: CallOptions): AsyncIterable<TranscriptEvent>;
+  /** Releases per-call resources (decoders, sockets). Idempotent. */
+  close(): Promise<void>;
+}
+
+// ---------- language model / agent ----------
+
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly arguments: Record<string, unknown>;
+}
+
+export interface ToolSpec {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the arguments object. */
+  readonly parameters: Record<string, unknown>;
+}
+
+export type ChatMessage =
+  | { readonly role: 'system'; readonly content: string }
+  | { readonly role: 'user'; readonly content: string }
+  | { readonly role: 'assistant'; readonly content: string; readonly toolCalls?: readonly ToolCall[] }
+  | { readonly role: 'tool'; readonly toolCallId: string; readonly content: string };
+
+export interface ChatRequest {
+  /** Conversation so far; assistant messages hold only what the caller actually heard. */
+  readonly messages: readonly ChatMessage[];
+  readonly tools?: readonly ToolSpec[];
+}
+
+export type LlmDelta =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'tool_call'; readonly call: ToolCall };
+
+export interface LlmProvider {
+  readonly name: string;
+  complete(req: ChatRequest, o: CallOptions): AsyncIterable<LlmDelta>;
+}
+
+// ---------- text-to-speech ----------
+
+export interface TtsProvider {
+  readonly name: string;
+  /** Rate of the frames this provider yields. */
+  readonly sampleRateHz: number;
+  /** Speaks the concatenation of `text` chunks; yields audio as soon as it exists. */
+  synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame>;
+}
+
+/** Error a provider throws for failures worth failing over on (connection, 5xx, 429, deadline). */
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: string,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(`${provider}: ${message}`, options);
+    this.name = 'ProviderError';
+  }
+}

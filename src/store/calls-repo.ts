@@ -1,0 +1,200 @@
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import { decodeCursor, encodeCursor, fromJsonText, toJsonText, toMs, toMsOrNull } from './codec.js';
+import { appendEvent, listEvents } from './events-repo.js';
+import { newCallId } from './ids.js';
+import type { CallsTable, Database } from './schema.js';
+import { listTurns } from './turns-repo.js';
+import type {
+  CallDetail,
+  CallPage,
+  CallPatch,
+  CallRow,
+  EndedCallStatus,
+  ListCallsQuery,
+  NewCall,
+  StoreScope,
+} from './types.js';
+
+/** Page size bounds of `list`; the API validates the same range. */
+export const LIST_LIMIT_DEFAULT = 50;
+export const LIST_LIMIT_MAX = 200;
+
+/** Event type appended to each call closed by `closeAbandoned`. */
+export const CLOSED_ON_RESTART_EVENT = 'call.closed_on_restart';
+
+/** Max ids per `IN (...)` list, well under SQLite's and Postgres' bound-parameter limits. */
+const ID_CHUNK = 500;
+
+/** Repository of calls. */
+export interface CallsRepo {
+  /** Inserts a call (written immediately) and returns the stored row. */
+  create(c: NewCall): Promise<CallRow>;
+  /** Patches a call. `metadata` replaces the whole object. Unknown ids are a no-op. */
+  update(id: string, patch: CallPatch): Promise<void>;
+  /** Ends a call that is still in progress; a no-op if it has already ended (first end wins). */
+  end(id: string, o: { status: EndedCallStatus; endReason: string; endedAtMs: number }): Promise<void>;
+  /**
+   * A call with its turns and events, looked up by Parley id first, then by carrier call sid.
+   * With `scope.tenantId`, calls of other tenants are invisible (undefined).
+   */
+  get(idOrCarrierSid: string, scope?: StoreScope): Promise<CallDetail | undefined>;
+  /** Newest first (startedAtMs, then id, descending); `before` is the previous page's `nextCursor`. */
+  list(q: ListCallsQuery): Promise<CallPage>;
+  /**
+   * Marks every in-progress call as `ended_abnormally` / `server_restart` (run at start-up, when no
+   * call can still be live) and records a `call.closed_on_restart` event on each. Returns the count.
+   */
+  closeAbandoned(nowMs: number): Promise<number>;
+}
+
+export function createCallsRepo(db: Kysely<Database>): CallsRepo {
+  return {
+    async create(c) {
+      const row: CallRow = {
+        id: c.id ?? newCallId(),
+        tenantId: c.tenantId,
+        agentId: c.agentId ?? null,
+        carrier: c.carrier ?? 'twilio',
+        carrierCallSid: c.carrierCallSid ?? null,
+        streamSid: c.streamSid ?? null,
+        direction: c.direction,
+        fromNumber: c.fromNumber,
+        toNumber: c.toNumber,
+        status: c.status ?? 'in_progress',
+        endReason: null,
+        startedAtMs: c.startedAtMs,
+        answeredAtMs: c.answeredAtMs ?? null,
+        endedAtMs: null,
+        metadata: c.metadata ?? {},
+      };
+      await db
+        .insertInto('calls')
+        .values({
+          id: row.id,
+          tenant_id: row.tenantId,
+          agent_id: row.agentId,
+          carrier: row.carrier,
+          carrier_call_sid: row.carrierCallSid,
+          stream_sid: row.streamSid,
+          direction: row.direction,
+          from_number: row.fromNumber,
+          to_number: row.toNumber,
+          status: row.status,
+          end_reason: row.endReason,
+          started_at_ms: row.startedAtMs,
+          answered_at_ms: row.answeredAtMs,
+          ended_at_ms: row.endedAtMs,
+          metadata: toJsonText(row.metadata),
+        })
+        .execute();
+      return row;
+    },
+
+    async update(id, patch) {
+      const set: Updateable<CallsTable> = {};
+      if (patch.status !== undefined) set.status = patch.status;
+      if (patch.endReason !== undefined) set.end_reason = patch.endReason;
+      if (patch.answeredAtMs !== undefined) set.answered_at_ms = patch.answeredAtMs;
+      if (patch.endedAtMs !== undefined) set.ended_at_ms = patch.endedAtMs;
+      if (patch.streamSid !== undefined) set.stream_sid = patch.streamSid;
+      if (patch.metadata !== undefined) set.metadata = toJsonText(patch.metadata);
+      if (patch.agentId !== undefined) set.agent_id = patch.agentId;
+      if (Object.keys(set).length === 0) return;
+      await db.updateTable('calls').set(set).where('id', '=', id).execute();
+    },
+
+    async end(id, o) {
+      await db
+        .updateTable('calls')
+        .set({ status: o.status, end_reason: o.endReason, ended_at_ms: o.endedAtMs })
+        .where('id', '=', id)
+        .where('status', '=', 'in_progress')
+        .execute();
+    },
+
+    async get(idOrCarrierSid, scope) {
+      const base = () => {
+        let q = db.selectFrom('calls').selectAll();
+        if (scope?.tenantId !== undefined) q = q.where('tenant_id', '=', scope.tenantId);
+        return q;
+      };
+      const row =
+        (await base().where('id', '=', idOrCarrierSid).executeTakeFirst()) ??
+        // A carrier may reuse nothing, but if two rows ever share a sid, the latest wins.
+        (await base()
+          .where('carrier_call_sid', '=', idOrCarrierSid)
+          .orderBy('started_at_ms', 'desc')
+          .limit(1)
+          .executeTakeFirst());
+      if (row === undefined) return undefined;
+      const [turns, events] = await Promise.all([listTurns(db, row.id), listEvents(db, row.id)]);
+      return { ...toCallRow(row), turns, events };
+    },
+
+    async list(q) {
+      const limit = Math.min(Math.max(Math.trunc(q.limit ?? LIST_LIMIT_DEFAULT), 1), LIST_LIMIT_MAX);
+      let query = db.selectFrom('calls').selectAll();
+      if (q.tenantId !== undefined) query = query.where('tenant_id', '=', q.tenantId);
+      if (q.status !== undefined) query = query.where('status', '=', q.status);
+      if (q.before !== undefined) {
+        const cursor = decodeCursor(q.before);
+        if (cursor === undefined) throw new TypeError('invalid calls cursor');
+        query = query.where((eb) =>
+          eb.or([
+            eb('started_at_ms', '<', cursor.startedAtMs),
+            eb.and([eb('started_at_ms', '=', cursor.startedAtMs), eb('id', '<', cursor.id)]),
+          ]),
+        );
+      }
+      // One extra row tells whether another page exists without a COUNT.
+      const rows = await query
+        .orderBy('started_at_ms', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
+      const calls = rows.slice(0, limit).map(toCallRow);
+      const last = calls[calls.length - 1];
+      return rows.length > limit && last !== undefined
+        ? { calls, nextCursor: encodeCursor({ startedAtMs: last.startedAtMs, id: last.id }) }
+        : { calls };
+    },
+
+    async closeAbandoned(nowMs) {
+      return db.transaction().execute(async (trx) => {
+        const open = await trx.selectFrom('calls').select('id').where('status', '=', 'in_progress').execute();
+        const ids = open.map((r) => r.id);
+        for (let i = 0; i < ids.length; i += ID_CHUNK) {
+          await trx
+            .updateTable('calls')
+            .set({ status: 'ended_abnormally', end_reason: 'server_restart', ended_at_ms: nowMs })
+            .where('id', 'in', ids.slice(i, i + ID_CHUNK))
+            .execute();
+        }
+        for (const id of ids) {
+          await appendEvent(trx, { callId: id, atMs: nowMs, type: CLOSED_ON_RESTART_EVENT, data: { previousStatus: 'in_progress' } });
+        }
+        return ids.length;
+      });
+    },
+  };
+}
+
+function toCallRow(r: Selectable<CallsTable>): CallRow {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    agentId: r.agent_id,
+    carrier: r.carrier as CallRow['carrier'],
+    carrierCallSid: r.carrier_call_sid,
+    streamSid: r.stream_sid,
+    direction: r.direction as CallRow['direction'],
+    fromNumber: r.from_number,
+    toNumber: r.to_number,
+    status: r.status as CallRow['status'],
+    endReason: r.end_reason,
+    startedAtMs: toMs(r.started_at_ms),
+    answeredAtMs: toMsOrNull(r.answered_at_ms),
+    endedAtMs: toMsOrNull(r.ended_at_ms),
+    metadata: fromJsonText(r.metadata),
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * The store facade: the only thing the rest of Parley imports for persistence.
+ * Every write goes to the database as it happens, so a crash mid-call loses nothing already written.
+ */
+import type { Kysely } from 'kysely';
+import { createCallsRepo, type CallsRepo } from './calls-repo.js';
+import { openDatabase } from './database.js';
+import { createEventsRepo, type EventsRepo } from './events-repo.js';
+import { migrateToLatest } from './migrations/index.js';
+import type { Database } from './schema.js';
+import { createTurnsRepo, type TurnsRepo } from './turns-repo.js';
+
+export type * from './types.js';
+export { CALL_STATUSES } from './types.js';
+export { newCallId, newTurnId } from './ids.js';
+export { decodeCursor } from './codec.js';
+export { CLOSED_ON_RESTART_EVENT, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './calls-repo.js';
+export type { CallsRepo, TurnsRepo, EventsRepo };
+
+export interface Store {
+  calls: CallsRepo;
+  turns: TurnsRepo;
+  events: EventsRepo;
+  /** Closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** Directory holding `parley.db`; created if missing. */
+  dataDir: string;
+}
+
+/** Opens (creating if needed) the database in `dataDir`, migrates it to the latest schema, and returns the store. */
+export async function openStore(o: OpenStoreOptions): Promise<Store> {
+  const db = openDatabase(o.dataDir);
+  try {
+    await migrateToLatest(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return createStore(db);
+}
+
+/** Builds the facade over an already-migrated Kysely instance (any dialect). */
+export function createStore(db: Kysely<Database>): Store {
+  let closed: Promise<void> | undefined;
+  return {
+    calls: createCallsRepo(db),
+    turns: createTurnsRepo(db),
+    events: createEventsRepo(db),
+    close: () => (closed ??= db.destroy()),
+  };
+}
