@@ -31,13 +31,13 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 demo: build
+	@mkdir -p data
 	node bin/parley.js call --tenants tenants --to +15550100000 \
-	  --say "hi, I would like to book a room" \
+	  --say "hi, I would like to make a reservation" \
 	  --say "three nights" \
 	  --say "starting on friday" \
 	  --say "what time is breakfast" \
-	  --say "when does the pool open" \
-	  --interrupt "sorry, one more thing" \
+	  --interrupt "when does the pool open" \
 	  --say "no that is all, goodbye" \
 	  --out data/demo-call.wav
 

@@ -20,6 +20,11 @@ export interface ParleyConfig {
   twilioApiBaseUrl: string;
   /** Env PARLEY_LOG_LEVEL: trace | debug | info | warn | error. */
   logLevel: string;
+  /**
+   * Most pocketsphinx decoders (= concurrent calls using it); each holds ~70 MB. Env PARLEY_STT_MAX_DECODERS.
+   * A call beyond the cap gets a retryable STT error.
+   */
+  sttMaxDecoders: number;
 }
 
 export const configDefaults = {
@@ -29,7 +34,16 @@ export const configDefaults = {
   dataDir: './data',
   twilioApiBaseUrl: 'https://api.twilio.com',
   logLevel: 'info',
+  sttMaxDecoders: 32,
 } as const satisfies Partial<ParleyConfig>;
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number.parseInt(raw, 10);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: "${raw}" must be a positive integer`);
+  return n;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ParleyConfig> = {}): ParleyConfig {
   const port = env.PORT !== undefined ? Number.parseInt(env.PORT, 10) : configDefaults.port;
@@ -48,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     streamTokenSecret: env.PARLEY_STREAM_SECRET || randomBytes(32).toString('hex'),
     twilioApiBaseUrl: env.PARLEY_TWILIO_API_URL ?? configDefaults.twilioApiBaseUrl,
     logLevel: env.PARLEY_LOG_LEVEL ?? configDefaults.logLevel,
+    sttMaxDecoders: positiveInt(env, 'PARLEY_STT_MAX_DECODERS', configDefaults.sttMaxDecoders),
     ...overrides,
   };
 }

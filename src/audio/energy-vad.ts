@@ -33,7 +33,7 @@ export interface EnergyVadOptions {
   floorRiseSteadyMs?: number;
   /** Time constant of the floor rising towards a fluctuating (speech-like) level. */
   floorRiseSpeechMs?: number;
-  /** Mean frame-to-frame level deviation (dB) below which the input counts as steady noise. */
+  /** Mean absolute deviation (dB) of frame levels from their ~200 ms average below which the input counts as steady. */
   steadyDeviationDb?: number;
 }
 
@@ -47,13 +47,18 @@ export const energyVadDefaults = {
   floorFallMs: 40,
   floorRiseSteadyMs: 250,
   floorRiseSpeechMs: 5000,
-  steadyDeviationDb: 2,
+  steadyDeviationDb: 2.5,
 } as const satisfies Required<Omit<EnergyVadOptions, 'sampleRateHz'>>;
 
 /** Width (dB) of the logistic transitions around the thresholds: ±3 dB spans roughly p = 0.12..0.88. */
 const SOFTNESS_DB = 1.5;
-/** Time constant of the level statistics used for the steadiness test. */
-const STATS_MS = 600;
+/** Time constant of the mean absolute deviation used for the steadiness test. */
+const STATS_MS = 200;
+/**
+ * Time constant of the running level that deviations are measured from; shorter than STATS_MS so that
+ * after a step (e.g. silence → fan noise) the mean catches up quickly and the new level is seen as steady.
+ */
+const MEAN_MS = 100;
 
 function logistic(x: number): number {
   return 1 / (1 + Math.exp(-x));
@@ -158,13 +163,16 @@ export class EnergyVad implements VoiceActivityDetector {
   /** Updates the level statistics and the noise floor with this frame's energy. */
   #track(energyDb: number, durationMs: number): void {
     const opts = this.#opts;
+    // Levels below the floor clamp are all "silence" to the statistics: digital silence (-100 dBFS) giving
+    // way to line noise would otherwise look like a huge swing and delay recognising the noise as steady.
+    const level = energyDb < opts.noiseFloorMinDbfs ? opts.noiseFloorMinDbfs : energyDb;
     if (!this.#started) {
       this.#started = true;
-      this.#meanDb = energyDb;
+      this.#meanDb = level;
     }
     const statsAlpha = 1 - Math.exp(-durationMs / STATS_MS);
-    this.#deviationDb += (Math.abs(energyDb - this.#meanDb) - this.#deviationDb) * statsAlpha;
-    this.#meanDb += (energyDb - this.#meanDb) * statsAlpha;
+    this.#deviationDb += (Math.abs(level - this.#meanDb) - this.#deviationDb) * statsAlpha;
+    this.#meanDb += (level - this.#meanDb) * (1 - Math.exp(-durationMs / MEAN_MS));
 
     const delta = energyDb - this.#floorDb;
     let timeConstantMs: number;

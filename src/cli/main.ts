@@ -36,6 +36,8 @@ async function serve(argv: string[]): Promise<void> {
   if (values.data) overrides.dataDir = values.data;
   const config = loadConfig(process.env, overrides);
   const server = await startServer({ config });
+  // One call's bug must not end every call: log stray rejections instead of crashing.
+  process.on('unhandledRejection', (reason) => server.app.log.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection'));
   const stop = async (signal: string): Promise<void> => {
     server.app.log.info({ signal }, 'shutting down');
     await server.close();

@@ -20,6 +20,20 @@ const FRAME_SAMPLES = 160;
 const FRAME_MS = 20;
 /** Agent audio louder than this counts as the agent talking. */
 const AUDIBLE_DBFS = -45;
+/**
+ * Peak of the line noise added to everything the caller sends (about -66 dBFS RMS). A phone line
+ * is never digitally silent; deterministic so runs are repeatable.
+ */
+const LINE_NOISE_PEAK = 24;
+
+/** Adds deterministic low-level noise, like a handset microphone and line, in place. */
+function addLineNoise(frame: Int16Array, state: { seed: number }): void {
+  for (let i = 0; i < frame.length; i++) {
+    state.seed = (Math.imul(state.seed, 1103515245) + 12345) >>> 0;
+    const noise = ((state.seed >>> 16) / 0xffff - 0.5) * 2 * LINE_NOISE_PEAK;
+    frame[i] = Math.max(-32768, Math.min(32767, (frame[i] as number) + Math.round(noise)));
+  }
+}
 
 export interface CallStep {
   /** Text the caller says (spoken with flite's rms voice). */
@@ -185,12 +199,14 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
   let speechEndedAtMs: number | undefined;
   let chunk = 0;
   const silenceFrame = new Int16Array(FRAME_SAMPLES);
+  const outFrame = new Int16Array(FRAME_SAMPLES);
+  const noise = { seed: 0x5eed };
   const t0 = performance.now();
   const tick = (): void => {
     const nowMs = performance.now() - t0;
-    let frame = silenceFrame;
+    const frame = outFrame;
+    frame.fill(0);
     if (speaking) {
-      frame = new Int16Array(FRAME_SAMPLES);
       frame.set(speaking.subarray(speakPos, speakPos + FRAME_SAMPLES));
       speakPos += FRAME_SAMPLES;
       if (speakPos >= speaking.length) {
@@ -198,6 +214,7 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
         speechEndedAtMs = nowMs;
       }
     }
+    addLineNoise(frame, noise);
     const bytes = mulawEncode(frame);
     send({ event: 'media', streamSid, media: { track: 'inbound', chunk: String(++chunk), timestamp: String(chunk * FRAME_MS), payload: Buffer.from(bytes).toString('base64') } });
     // Play one frame of agent audio; marks right behind played audio are reached now.

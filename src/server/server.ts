@@ -47,7 +47,14 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   if (closed > 0) logger.warn({ calls: closed }, 'closed calls left open by a previous run as ended_abnormally');
 
   let engine: PocketsphinxEngine | undefined;
-  const engines = { pocketsphinx: () => (engine ??= new PocketsphinxEngine()) };
+  const pocketsphinx = (): PocketsphinxEngine => (engine ??= new PocketsphinxEngine({ maxDecoders: config.sttMaxDecoders }));
+  const engines = { pocketsphinx };
+  if (tenantList.some((t) => t.agent.stt.some((p) => p.provider === 'pocketsphinx'))) {
+    // Decoder start-up takes ~330 ms; have one ready before the first call rings.
+    pocketsphinx()
+      .warm(1)
+      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'pocketsphinx warm-up failed'));
+  }
 
   const app = buildApi({ store, metrics, logger, adminKey: config.adminKey });
   const streamTokens = new StreamTokens(config.streamTokenSecret);

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { parseStreamTwiml, placeSimulatedCall, randomSid } from '../../src/cli/simulated-caller.js';
 import type { ParleyServer } from '../../src/server/server.js';
-import { getCall, HOTEL_NUMBER, hotelTenant, testServer } from '../support/server.js';
+import { E2E_TIMEOUT_MS, getCall, HOTEL_NUMBER, hotelTenant, testServer } from '../support/server.js';
 
 let server: ParleyServer;
 before(async () => {
@@ -36,7 +36,8 @@ async function openStream(): Promise<Opened> {
   return { ws, token: stream.parameters.parleyToken ?? '', callSid, streamSid: randomSid('MZ'), closed };
 }
 
-function startMessage(o: Opened, token: string | undefined = o.token): string {
+/** `token: null` sends a start without the stream token. */
+function startMessage(o: Opened, token: string | null = o.token): string {
   return JSON.stringify({
     event: 'start',
     sequenceNumber: '1',
@@ -47,7 +48,7 @@ function startMessage(o: Opened, token: string | undefined = o.token): string {
       callSid: o.callSid,
       tracks: ['inbound'],
       mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-      customParameters: token === undefined ? {} : { parleyToken: token },
+      customParameters: token === null ? {} : { parleyToken: token },
     },
   });
 }
@@ -63,7 +64,7 @@ async function expectClosed(o: Opened, code: number, reasonPrefix: string): Prom
   assert.ok(c.reason.startsWith(reasonPrefix), `reason "${c.reason}" should start with ${reasonPrefix}`);
 }
 
-test('bad input closes only that stream, with a clear reason, while a real call carries on', async () => {
+test('bad input closes only that stream, with a clear reason, while a real call carries on', { timeout: E2E_TIMEOUT_MS }, async () => {
   const goodCall = placeSimulatedCall({ baseUrl: server.url, to: HOTEL_NUMBER, steps: [{ say: 'what time is breakfast' }] });
 
   const malformed = await openStream();
@@ -100,7 +101,7 @@ test('bad input closes only that stream, with a clear reason, while a real call 
 
   const noToken = await openStream();
   noToken.ws.send(connected);
-  noToken.ws.send(startMessage(noToken, undefined));
+  noToken.ws.send(startMessage(noToken, null));
   await expectClosed(noToken, 1008, 'unauthorized');
 
   const forged = await openStream();

@@ -1,6 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { resample } from '../../audio/resampler.js';
 import { ProviderError } from '../types.js';
 import { DecoderCapacityError, PocketsphinxEngine, type DecoderHandle } from './pocketsphinx-engine.js';
 
@@ -11,6 +12,11 @@ const CHUNK_SAMPLES = 320; // 20 ms at 16 kHz
 function loadGoForward(): Int16Array {
   const buf = readFileSync(GOFORWARD_RAW);
   return new Int16Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+/** goforward band-limited to telephone bandwidth (8 kHz) and brought back to the model's 16 kHz. */
+function loadNarrowbandGoForward(): Int16Array {
+  return resample(resample(loadGoForward(), 16000, 8000), 8000, 16000);
 }
 
 async function decode(handle: DecoderHandle, samples: Int16Array): Promise<string> {
@@ -73,6 +79,27 @@ describe('PocketsphinxEngine', () => {
     const second = await engine.acquire();
     assert.equal(second.decoderId, first.decoderId);
     assert.equal(await decode(second, audio), 'go forward ten meters');
+    second.release();
+  });
+
+  it("a previous call's narrowband channel does not bias the next call's decoding", async () => {
+    const engine = newEngine({ workerCount: 1, maxDecoders: 1 });
+    const first = await engine.acquire();
+    // A phone call: band-limited audio adapts the decoder's cepstral means towards the narrow band.
+    const narrow = loadNarrowbandGoForward();
+    for (let round = 0; round < 2; round++) {
+      first.startUtterance({ inputRateHz: 8000 });
+      for (let i = 0; i < narrow.length; i += CHUNK_SAMPLES) first.feed(narrow.subarray(i, i + CHUNK_SAMPLES));
+      // Narrowband decoding is borderline on "ten" ("go forward and meters"); the bias check is below.
+      assert.match((await first.endUtterance()).text, /^go forward \w+ meters$/);
+    }
+    first.release();
+    // Without resetting CMN per lease this decodes as "still small words ten meters".
+    const second = await engine.acquire();
+    assert.equal(second.decoderId, first.decoderId);
+    second.startUtterance({ inputRateHz: 16000 });
+    for (let i = 0; i < audio.length; i += CHUNK_SAMPLES) second.feed(audio.subarray(i, i + CHUNK_SAMPLES));
+    assert.equal((await second.endUtterance()).text, 'go forward ten meters');
     second.release();
   });
 

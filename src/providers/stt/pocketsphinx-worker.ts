@@ -35,7 +35,11 @@ export interface PocketsphinxWorkerData {
 
 export type WorkerRequest =
   | { readonly op: 'create'; readonly reqId: number; readonly decoderId: number }
-  | { readonly op: 'start'; readonly decoderId: number }
+  /**
+   * Opens an utterance. `cmnPrior` first resets cepstral mean normalisation: 'model' to the model's own
+   * initial means, or explicit means (one per cepstral coefficient); absent keeps the adapted state.
+   */
+  | { readonly op: 'start'; readonly decoderId: number; readonly cmnPrior?: 'model' | readonly number[] }
   /** `pcm` holds PCM16 samples at the model rate; the buffer is transferred, not copied. */
   | { readonly op: 'feed'; readonly decoderId: number; readonly pcm: ArrayBuffer }
   | { readonly op: 'partial'; readonly reqId: number; readonly decoderId: number }
@@ -86,7 +90,43 @@ interface Native {
   readonly lmRetain: (lm: bigint) => bigint;
   readonly lmFree: (lm: bigint) => number;
   readonly errSetLogfp: (fp: null) => void;
+  readonly psGetFeat: (ps: bigint) => bigint | null;
+  readonly cmnLiveGet: (cmn: bigint, out: Float32Array) => void;
+  readonly cmnLiveSet: (cmn: bigint, vec: Float32Array) => void;
 }
+
+/**
+ * Leading fields of sphinxbase's public `feat_t` (feat.h), up to `cmn_struct`: 5prealpha has no accessor
+ * for the live-CMN state, and we need it to reset that state between calls. Layout checked at runtime
+ * (cepsize must equal cmn_t.veclen) before it is trusted.
+ */
+const FeatPrefix = koffi.struct('ps_feat_prefix', {
+  refcount: 'int',
+  name: 'char*',
+  cepsize: 'int32',
+  n_stream: 'int32',
+  stream_len: 'void*',
+  window_size: 'int32',
+  n_sv: 'int32',
+  sv_len: 'void*',
+  subvecs: 'void*',
+  sv_buf: 'void*',
+  sv_dim: 'int32',
+  cmn: 'int',
+  varnorm: 'int32',
+  agc: 'int',
+  compute_feat: 'void*',
+  cmn_struct: 'void*',
+});
+
+/** sphinxbase `cmn_t` (cmn.h). */
+const CmnStruct = koffi.struct('ps_cmn_t', {
+  cmn_mean: 'void*',
+  cmn_var: 'void*',
+  sum: 'void*',
+  nframe: 'int32',
+  veclen: 'int32',
+});
 
 function bindNative(): Native {
   const ps = koffi.load('libpocketsphinx.so.3');
@@ -108,6 +148,10 @@ function bindNative(): Native {
     lmRetain: sb.func('void* ngram_model_retain(void* lm)'),
     lmFree: sb.func('int ngram_model_free(void* lm)'),
     errSetLogfp: sb.func('void err_set_logfp(void* fp)'),
+    psGetFeat: ps.func('void* ps_get_feat(void* ps)'),
+    // mfcc_t is float in Debian's (non-FIXED_POINT) sphinxbase build.
+    cmnLiveGet: sb.func('void cmn_live_get(void* cmn, _Out_ float* vec)'),
+    cmnLiveSet: sb.func('void cmn_live_set(void* cmn, const float* vec)'),
   };
 }
 
@@ -116,8 +160,28 @@ function bindNative(): Native {
 /** Name pocketsphinx gives the search built from -lm; reused for the shared LM. */
 const DEFAULT_SEARCH = '_default';
 
+interface LiveCmn {
+  readonly cmn: bigint;
+  /** The model's initial means (-cmninit), captured right after ps_init. */
+  readonly initial: Float32Array;
+}
+
+/** Finds the decoder's live-CMN state, or undefined if the layout does not check out (then CMN is left alone). */
+function locateCmn(native: Native, ps: bigint): LiveCmn | undefined {
+  const feat = native.psGetFeat(ps);
+  if (!feat) return undefined;
+  const prefix = koffi.decode(feat, FeatPrefix) as { cepsize: number; cmn_struct: bigint | null };
+  if (!prefix.cmn_struct || prefix.cepsize < 1 || prefix.cepsize > 64) return undefined;
+  const cmn = koffi.decode(prefix.cmn_struct, CmnStruct) as { veclen: number };
+  if (cmn.veclen !== prefix.cepsize) return undefined;
+  const initial = new Float32Array(cmn.veclen);
+  native.cmnLiveGet(prefix.cmn_struct, initial);
+  return { cmn: prefix.cmn_struct, initial };
+}
+
 interface Decoder {
   readonly ps: bigint;
+  readonly liveCmn: LiveCmn | undefined;
   inUtterance: boolean;
   /** First failure since the utterance started; reported by the next partial/end. */
   error: string | undefined;
@@ -164,13 +228,20 @@ class DecoderHost {
       throw err;
     }
     const initMs = performance.now() - t0;
-    this.decoders.set(decoderId, { ps, inUtterance: false, error: undefined, audioSamples: 0, processMs: 0, chunks: 0 });
+    const liveCmn = locateCmn(this.native, ps);
+    this.decoders.set(decoderId, { ps, liveCmn, inUtterance: false, error: undefined, audioSamples: 0, processMs: 0, chunks: 0 });
     return { initMs, rssDeltaBytes: process.memoryUsage.rss() - rssBefore };
   }
 
-  start(decoderId: number): void {
+  start(decoderId: number, cmnPrior: 'model' | readonly number[] | undefined): void {
     const d = this.get(decoderId);
     if (d.inUtterance) this.native.psEndUtt(d.ps); // defensive: never leave a stale utterance open
+    if (cmnPrior !== undefined && d.liveCmn) {
+      const { cmn, initial } = d.liveCmn;
+      // A prior of the wrong length would make sphinxbase read past it; fall back to the model's.
+      const vec = cmnPrior === 'model' || cmnPrior.length !== initial.length ? initial : Float32Array.from(cmnPrior);
+      this.native.cmnLiveSet(cmn, vec);
+    }
     d.inUtterance = false;
     d.error = undefined;
     d.audioSamples = 0;
@@ -268,7 +339,7 @@ function run(): void {
   port.on('message', (msg: WorkerRequest) => {
     switch (msg.op) {
       case 'start':
-        return guard(() => host.start(msg.decoderId));
+        return guard(() => host.start(msg.decoderId, msg.cmnPrior));
       case 'feed':
         return guard(() => host.feed(msg.decoderId, msg.pcm));
     }

@@ -109,16 +109,19 @@ export class PocketsphinxStt implements SttProvider {
     if (decoder) (await decoder.catch(() => undefined))?.release();
   }
 
-  private acquire(): Promise<DecoderHandle> {
-    if (!this.decoder) {
-      const leased = this.engine.acquire();
-      // A failed lease is not cached: the next utterance may find capacity again.
-      leased.catch(() => {
-        if (this.decoder === leased) this.decoder = undefined;
-      });
-      this.decoder = leased;
-    }
-    return this.decoder;
+  /** The call's decoder: leased on first use, kept across utterances, replaced if its worker died. */
+  private async acquire(): Promise<DecoderHandle> {
+    const current = this.decoder ? await this.decoder.catch(() => undefined) : undefined;
+    if (current?.usable) return current;
+    current?.release();
+    if (this.closed) throw new ProviderError(PROVIDER, 'provider closed', false);
+    const leased = this.engine.acquire();
+    this.decoder = leased;
+    // A failed lease is not cached: the next utterance may find capacity again.
+    leased.catch(() => {
+      if (this.decoder === leased) this.decoder = undefined;
+    });
+    return leased;
   }
 
   /** Feeds one utterance to the decoder; emits partials as they change and one final unless aborted. */
@@ -135,7 +138,6 @@ export class PocketsphinxStt implements SttProvider {
     const partialEverySamples = (modelRateHz * PARTIAL_INTERVAL_MS) / 1000;
     let resampler: StreamingResampler | undefined;
     let sinceLastPartial = 0;
-    let partialInFlight = false;
     let lastPartial = '';
     let finished = false;
 
@@ -143,25 +145,23 @@ export class PocketsphinxStt implements SttProvider {
       if (samples.length === 0) return;
       handle.feed(samples, { transfer: owned });
       sinceLastPartial += samples.length;
-      // Skip while one is outstanding: if the worker is behind, queued partial requests only add lag.
-      if (sinceLastPartial < partialEverySamples || partialInFlight) return;
+      // Paced by audio, not wall time: the worker answers in order, so a decoder that is behind still
+      // reports each 200 ms step, and results do not depend on how fast audio arrived.
+      if (sinceLastPartial < partialEverySamples) return;
       sinceLastPartial = 0;
-      partialInFlight = true;
       handle.partial().then(
         (raw) => {
-          partialInFlight = false;
           const text = cleanHypothesis(raw);
           if (finished || text.length === 0 || text === lastPartial) return;
           lastPartial = text;
           emit({ kind: 'partial', text });
         },
-        () => {
-          partialInFlight = false; // the same failure surfaces from endUtterance()
-        },
+        () => undefined, // the same failure surfaces from endUtterance()
       );
     };
 
-    handle.startUtterance();
+    // Opened on the first frame, whose rate tells the engine which CMN prior fits this channel.
+    let started = false;
     const frames = audio[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -170,6 +170,10 @@ export class PocketsphinxStt implements SttProvider {
         const next = await Promise.race([pending, aborted]);
         if (next === 'aborted' || next.done) break;
         const frame = next.value;
+        if (!started) {
+          handle.startUtterance({ inputRateHz: frame.sampleRateHz });
+          started = true;
+        }
         if (frame.sampleRateHz === modelRateHz) {
           resampler?.flush(); // rate switched back mid-utterance; drop the other rate's filter tail
           resampler = undefined;
@@ -181,16 +185,19 @@ export class PocketsphinxStt implements SttProvider {
       }
       if (signal.aborted) {
         finished = true;
-        await handle.cancelUtterance().catch(() => undefined);
+        if (started) await handle.cancelUtterance().catch(() => undefined);
         return;
       }
-      if (resampler) feed(resampler.flush(), true);
-      const result = await handle.endUtterance();
+      let text = '';
+      if (started) {
+        if (resampler) feed(resampler.flush(), true);
+        text = cleanHypothesis((await handle.endUtterance()).text);
+      }
       finished = true;
-      emit({ kind: 'final', text: cleanHypothesis(result.text) });
+      emit({ kind: 'final', text });
     } catch (err) {
       finished = true;
-      await handle.cancelUtterance().catch(() => undefined);
+      if (started) await handle.cancelUtterance().catch(() => undefined);
       throw err;
     } finally {
       finished = true;

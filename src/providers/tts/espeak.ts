@@ -129,11 +129,14 @@ interface ExitInfo {
   readonly error?: Error;
 }
 
-/** Resolves once the child has exited (and been reaped) or failed to start; never rejects. */
+/**
+ * Resolves once the child has exited (and been reaped) and its stdio has closed — so all of stderr has
+ * been read — or once it failed to start; never rejects.
+ */
 function waitForExit(child: ChildProcess): Promise<ExitInfo> {
   return new Promise((resolve) => {
     child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
   });
 }
 

@@ -98,7 +98,10 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
           throw new MediaProtocolError('invalid_message', `unsupported media format ${msg.start.mediaFormat.encoding}@${msg.start.mediaFormat.sampleRate}`);
         }
         this.streamSid = msg.streamSid;
-        this.pendingStart = this.begin(msg);
+        this.pendingStart = this.begin(msg).catch((err: unknown) => {
+          this.log.warn({ err: (err as Error).message, streamSid: this.streamSid }, 'media stream start failed');
+          this.fail(new MediaProtocolError('invalid_message', 'could not start the call'));
+        });
         return;
       }
       case 'media': {
