@@ -3,10 +3,14 @@
  * on the embedded providers (pocketsphinx, flow, espeak), for 1 and 20 concurrent calls.
  * Prints JSON: medians and tails of voice-to-voice, Parley's own overhead (time in Parley excluding
  * endpointing silence and provider time), and the latency the caller heard.
+ * Calls arrive spread over ARRIVAL_SPREAD_MS (real traffic is not synchronised), and the server
+ * starts with one warm pocketsphinx decoder per concurrent call (PARLEY_STT_WARM_DECODERS), as a
+ * deployment sized for that load would. Callers run in the same process as the server.
  * Usage: node dist/bench/voice-to-voice.js [--calls 1,20]
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { placeSimulatedCall } from '../src/cli/simulated-caller.js';
 import { loadConfig } from '../src/config.js';
@@ -16,6 +20,8 @@ import { parseTenantDocument } from '../src/tenants/loader.js';
 
 const ADMIN_KEY = 'bench-key';
 const NUMBER = '+15550100000';
+/** Calls of one scenario start evenly spread over this window. */
+const ARRIVAL_SPREAD_MS = 8_000;
 
 function percentile(values: number[], p: number): number | null {
   if (values.length === 0) return null;
@@ -45,24 +51,37 @@ async function main(): Promise<void> {
   const tenant = { ...hotel, agent: { ...hotel.agent, greeting: 'Seaview Hotel, how can I help?' } };
   const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'));
   const server = await startServer({
-    config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY }),
+    config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY, sttWarmDecoders: Math.max(...levels), sttWorkers: process.env.PARLEY_STT_WORKERS ? Number(process.env.PARLEY_STT_WORKERS) : undefined }),
     tenants: [tenant],
     logger: createLogger({ level: 'warn' }),
   });
   const scenarios = [];
   try {
+    await new Promise((r) => setTimeout(r, 400 * Math.max(...levels))); // let the warm decoders load
     for (const calls of levels) {
       const startedAt = performance.now();
+      const cpuBefore = process.cpuUsage();
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
+      let peakRssBytes = 0;
+      const rssTimer = setInterval(() => {
+        peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
+      }, 250);
       const results = await Promise.all(
-        Array.from({ length: calls }, (_, i) =>
-          placeSimulatedCall({
+        Array.from({ length: calls }, async (_, i) => {
+          await new Promise((r) => setTimeout(r, calls > 1 ? (i * ARRIVAL_SPREAD_MS) / calls : 0));
+          return placeSimulatedCall({
             baseUrl: server.url,
             to: NUMBER,
             from: `+1555555${String(1000 + i)}`,
             steps: [{ say: 'what time is breakfast' }, { say: 'when does the pool open' }, { say: 'goodbye' }],
-          }),
-        ),
+          });
+        }),
       );
+      loopDelay.disable();
+      clearInterval(rssTimer);
+      const wallMs = performance.now() - startedAt;
+      const cpu = process.cpuUsage(cpuBefore);
       const latencies: Latency[] = [];
       for (const r of results) {
         const res = await fetch(`${server.url}/v1/calls/${r.callSid}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
@@ -72,7 +91,10 @@ async function main(): Promise<void> {
       const pick = (k: keyof Latency): number[] => latencies.map((l) => l[k]).filter((v): v is number => typeof v === 'number');
       scenarios.push({
         concurrentCalls: calls,
-        wallS: Math.round((performance.now() - startedAt) / 100) / 10,
+        wallS: Math.round(wallMs / 100) / 10,
+        mainThreadCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10,
+        peakRssMb: Math.round(peakRssBytes / 1e6),
+        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
         turns: latencies.length,
         voiceToVoiceMs: summary(pick('voiceToVoiceMs')),
         parleyOverheadMs: summary(pick('parleyOverheadMs')),
@@ -92,6 +114,7 @@ async function main(): Promise<void> {
         bench: 'voice-to-voice',
         providers: { stt: 'pocketsphinx', llm: 'flow', tts: 'espeak' },
         endpointingSilenceMs: tenant.agent.endpointing.silenceMs,
+        arrivalSpreadMs: ARRIVAL_SPREAD_MS,
         note: 'voiceToVoice = caller stops speaking → first agent audio on the wire; parleyOverhead = voiceToVoice − endpointing − STT − agent − TTS',
         scenarios,
       },

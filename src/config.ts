@@ -25,6 +25,10 @@ export interface ParleyConfig {
    * A call beyond the cap gets a retryable STT error.
    */
   sttMaxDecoders: number;
+  /** Decoders started before the first call (~330 ms each, blocking their worker). Env PARLEY_STT_WARM_DECODERS. */
+  sttWarmDecoders: number;
+  /** Worker threads running pocketsphinx. Env PARLEY_STT_WORKERS; default cores − 1 (at least 1). */
+  sttWorkers?: number;
 }
 
 export const configDefaults = {
@@ -35,6 +39,7 @@ export const configDefaults = {
   twilioApiBaseUrl: 'https://api.twilio.com',
   logLevel: 'info',
   sttMaxDecoders: 32,
+  sttWarmDecoders: 1,
 } as const satisfies Partial<ParleyConfig>;
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -63,6 +68,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     twilioApiBaseUrl: env.PARLEY_TWILIO_API_URL ?? configDefaults.twilioApiBaseUrl,
     logLevel: env.PARLEY_LOG_LEVEL ?? configDefaults.logLevel,
     sttMaxDecoders: positiveInt(env, 'PARLEY_STT_MAX_DECODERS', configDefaults.sttMaxDecoders),
+    sttWarmDecoders: positiveInt(env, 'PARLEY_STT_WARM_DECODERS', configDefaults.sttWarmDecoders),
+    sttWorkers: env.PARLEY_STT_WORKERS ? positiveInt(env, 'PARLEY_STT_WORKERS', 1) : undefined,
     ...overrides,
   };
 }

@@ -84,9 +84,18 @@ export interface SimulatedCallResult {
 
 type PlayItem = { kind: 'audio'; samples: Int16Array } | { kind: 'mark'; name: string };
 
+/** Index just past the last sample louder than the line-noise floor. */
+function voicedEnd(samples: Int16Array): number {
+  for (let i = samples.length - 1; i >= 0; i--) if (Math.abs(samples[i] as number) > 4 * LINE_NOISE_PEAK) return i + 1;
+  return 0;
+}
+
 export function randomSid(prefix: 'CA' | 'MZ' | 'AC'): string {
   return prefix + randomBytes(16).toString('hex');
 }
+
+/** Synthesised lines by text: many simulated callers say the same things, and flite costs CPU. */
+const fliteCache = new Map<string, Promise<Int16Array>>();
 
 /** Speech for one step, 8 kHz PCM16. */
 async function stepAudio(step: CallStep): Promise<Int16Array> {
@@ -94,7 +103,14 @@ async function stepAudio(step: CallStep): Promise<Int16Array> {
     const wav = parseWav(await readFile(step.wav));
     return resample(wav.samples, wav.sampleRateHz, RATE_HZ);
   }
-  return speakWithFlite(step.say ?? '', { sampleRateHz: RATE_HZ });
+  const text = step.say ?? '';
+  let audio = fliteCache.get(text);
+  if (!audio) {
+    audio = speakWithFlite(text, { sampleRateHz: RATE_HZ });
+    fliteCache.set(text, audio);
+    audio.catch(() => fliteCache.delete(text));
+  }
+  return audio;
 }
 
 /** Parses the <Stream url> and its <Parameter>s out of TwiML. */
@@ -196,6 +212,8 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
   // 3. Real-time clock: every 20 ms send one caller frame and play one agent frame.
   let speaking: Int16Array | undefined;
   let speakPos = 0;
+  /** Sample index after the last audible sample of what is being said (its trailing quiet is not speech). */
+  let speakVoicedEnd = 0;
   let speechEndedAtMs: number | undefined;
   let chunk = 0;
   const silenceFrame = new Int16Array(FRAME_SAMPLES);
@@ -209,10 +227,8 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
     if (speaking) {
       frame.set(speaking.subarray(speakPos, speakPos + FRAME_SAMPLES));
       speakPos += FRAME_SAMPLES;
-      if (speakPos >= speaking.length) {
-        speaking = undefined;
-        speechEndedAtMs = nowMs;
-      }
+      if (speechEndedAtMs === undefined && speakPos >= speakVoicedEnd) speechEndedAtMs = nowMs;
+      if (speakPos >= speaking.length) speaking = undefined;
     }
     addLineNoise(frame, noise);
     const bytes = mulawEncode(frame);
@@ -264,6 +280,7 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
     speechEndedAtMs = undefined;
     firstAudibleAfterMs = undefined;
     speakPos = 0;
+    speakVoicedEnd = voicedEnd(samples);
     speaking = samples;
     while (!closed && speaking) await sleep(FRAME_MS);
   };

@@ -47,12 +47,12 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   if (closed > 0) logger.warn({ calls: closed }, 'closed calls left open by a previous run as ended_abnormally');
 
   let engine: PocketsphinxEngine | undefined;
-  const pocketsphinx = (): PocketsphinxEngine => (engine ??= new PocketsphinxEngine({ maxDecoders: config.sttMaxDecoders }));
+  const pocketsphinx = (): PocketsphinxEngine => (engine ??= new PocketsphinxEngine({ maxDecoders: config.sttMaxDecoders, workerCount: config.sttWorkers }));
   const engines = { pocketsphinx };
   if (tenantList.some((t) => t.agent.stt.some((p) => p.provider === 'pocketsphinx'))) {
-    // Decoder start-up takes ~330 ms; have one ready before the first call rings.
+    // Decoder start-up takes ~330 ms; have some ready before the first call rings.
     pocketsphinx()
-      .warm(1)
+      .warm(Math.min(config.sttWarmDecoders, config.sttMaxDecoders))
       .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'pocketsphinx warm-up failed'));
   }
 
