@@ -3,6 +3,7 @@
  * global one) so several apps can coexist in one process, e.g. in tests.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TurnLatency } from '../store/types.js';
 
 /** Pipeline stages whose latency is observed per turn. */
 export const LATENCY_STAGES = [
@@ -80,15 +81,8 @@ export function createMetrics(o: CreateMetricsOptions = {}): Metrics {
   };
 }
 
-/** A turn's latency breakdown, as stored (see store TurnLatency). */
-export interface TurnLatencyMs {
-  endpointingMs?: number;
-  sttFinalMs?: number;
-  llmFirstTokenMs?: number;
-  ttsFirstAudioMs?: number;
-  voiceToVoiceMs?: number;
-  parleyOverheadMs?: number;
-}
+/** A turn's latency breakdown, exactly as stored with the turn. */
+export type TurnLatencyMs = TurnLatency;
 
 const STAGE_OF: ReadonlyArray<readonly [keyof TurnLatencyMs, LatencyStage]> = [
   ['endpointingMs', 'endpointing'],

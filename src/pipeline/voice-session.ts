@@ -1,7 +1,7 @@
 import type { AudioFrame } from '../audio/frame.js';
 import { frameDurationMs } from '../audio/frame.js';
 import type { VoiceActivityDetector } from '../audio/vad.js';
-import type { Metrics } from '../observability/metrics.js';
+import { type Metrics, observeTurnLatency } from '../observability/metrics.js';
 import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, ToolCall, TtsProvider } from '../providers/types.js';
 import type { TurnLatency } from '../store/store.js';
 import type { AgentConfig } from '../tenants/schema.js';
@@ -9,6 +9,7 @@ import type { MediaHandler, MediaTransport } from '../transports/types.js';
 import type { CallRecorder } from './call-recorder.js';
 import { Channel, iterate } from './channel.js';
 import { AgentReply } from './reply.js';
+import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
 
 /** Audio kept from before speech onset so STT hears the first syllable the VAD needed to notice. */
@@ -54,12 +55,9 @@ interface Utterance {
 }
 
 /** The user turn a reply answers, with the timings voice-to-voice latency is measured from. */
-interface ReplyCause {
+interface ReplyCause extends UserTurnTiming {
   readonly userTurnId: string;
   readonly text: string;
-  readonly lastSpeechAtMs: number;
-  readonly endpointingMs: number;
-  readonly sttFinalMs: number;
 }
 
 interface ActiveReply {
@@ -106,7 +104,7 @@ export class VoiceSession implements MediaHandler {
 
   /** Plays the greeting; called once the stream is live. */
   onStart(): void {
-    this.speak('greeting', iterate<LlmDelta>({ kind: 'text', text: this.d.agent.greeting }));
+    this.say('greeting', this.d.agent.greeting);
   }
 
   // ---------- inbound audio ----------
@@ -203,8 +201,6 @@ export class VoiceSession implements MediaHandler {
       if (prior) this.answer(prior);
       return;
     }
-    this.d.metrics.stageLatencyMs.observe({ stage: 'endpointing' }, endpointingMs);
-    this.d.metrics.stageLatencyMs.observe({ stage: 'stt_final' }, sttFinalMs);
     this.d.metrics.turnsTotal.inc({ role: 'user', interrupted: 'false' });
     const wallNow = Date.now();
     let cause: ReplyCause;
@@ -223,63 +219,34 @@ export class VoiceSession implements MediaHandler {
   private answer(cause: ReplyCause): void {
     this.history.push({ role: 'user', content: cause.text });
     const messages = [...this.history];
-    this.speak('answer', this.d.llm.complete({ messages }, { signal: this.nextSignal() }), cause);
-  }
-
-  /** The next reply's AbortSignal, created before the LLM call so abort reaches it. */
-  private pendingAbort: AbortController | undefined;
-  private nextSignal(): AbortSignal {
-    this.pendingAbort = new AbortController();
-    return this.pendingAbort.signal;
+    this.speak('answer', (signal) => this.d.llm.complete({ messages }, { signal }), cause);
   }
 
   // ---------- replies ----------
 
-  private speak(turnKind: ActiveReply['turnKind'], source: AsyncIterable<LlmDelta>, cause?: ReplyCause): void {
+  /** Starts a reply whose text comes from `source`, which must stop when given signal aborts. */
+  private speak(turnKind: ActiveReply['turnKind'], source: (signal: AbortSignal) => AsyncIterable<LlmDelta>, cause?: ReplyCause): void {
     if (this.ended) return;
     this.stopActiveReply();
     const reply = new AgentReply(`r${this.replySeq++}`, this.d.tts, this.d.transport, this.now);
-    const linked = this.pendingAbort;
-    this.pendingAbort = undefined;
-    if (linked) reply.signal.addEventListener('abort', () => linked.abort(), { once: true });
     const active: ActiveReply = { reply, turnKind, cause };
     this.active = active;
     reply
-      .run(source, { onFirstAudio: (atMs) => this.onFirstAudio(active, atMs) })
+      .run(source(reply.signal), { onFirstAudio: (atMs) => this.onFirstAudio(active, atMs) })
       .then(() => this.afterProduction(active))
       .catch((err: unknown) => this.onReplyFailed(active, err));
   }
 
-  private onFirstAudio(a: ActiveReply, atMs: number): void {
-    const t = a.reply.timings;
-    const latency: TurnLatency = a.cause ? this.replyLatency(a, atMs) : {};
-    a.agentTurnStartedAtMs = Date.now();
-    a.agentTurnId = this.d.recorder.startTurn('agent', '', a.agentTurnStartedAtMs, latency);
-    if (a.cause) {
-      this.d.metrics.stageLatencyMs.observe({ stage: 'voice_to_voice' }, latency.voiceToVoiceMs ?? 0);
-      this.d.metrics.stageLatencyMs.observe({ stage: 'parley_overhead' }, latency.parleyOverheadMs ?? 0);
-      if (latency.llmFirstTokenMs !== undefined) this.d.metrics.stageLatencyMs.observe({ stage: 'llm_first_token' }, latency.llmFirstTokenMs);
-    }
-    if (t.ttsFirstAudioMs !== undefined) this.d.metrics.stageLatencyMs.observe({ stage: 'tts_first_audio' }, t.ttsFirstAudioMs);
+  /** Speaks fixed text (greeting, prompts) as a reply. */
+  private say(turnKind: ActiveReply['turnKind'], text: string): void {
+    this.speak(turnKind, () => iterate<LlmDelta>({ kind: 'text', text }));
   }
 
-  private replyLatency(a: ActiveReply, firstAudioAtMs: number): TurnLatency {
-    const c = a.cause as ReplyCause;
-    const t = a.reply.timings;
-    const voiceToVoiceMs = Math.round(firstAudioAtMs - c.lastSpeechAtMs);
-    const llmFirstTokenMs = t.firstTokenAtMs !== undefined ? Math.round(t.firstTokenAtMs - t.startedAtMs) : undefined;
-    const ttsFirstAudioMs = t.ttsFirstAudioMs !== undefined ? Math.round(t.ttsFirstAudioMs) : undefined;
-    // Time between the first token and the first complete sentence is the LLM's too.
-    const sentenceWaitMs = t.firstSentenceAtMs !== undefined && t.firstTokenAtMs !== undefined ? t.firstSentenceAtMs - t.firstTokenAtMs : 0;
-    const providerMs = c.endpointingMs + c.sttFinalMs + (llmFirstTokenMs ?? 0) + sentenceWaitMs + (ttsFirstAudioMs ?? 0);
-    return {
-      endpointingMs: Math.round(c.endpointingMs),
-      sttFinalMs: Math.round(c.sttFinalMs),
-      llmFirstTokenMs,
-      ttsFirstAudioMs,
-      voiceToVoiceMs,
-      parleyOverheadMs: Math.max(0, Math.round(voiceToVoiceMs - providerMs)),
-    };
+  private onFirstAudio(a: ActiveReply, atMs: number): void {
+    const latency: TurnLatency = a.cause ? answerLatency(a.cause, a.reply.timings, atMs) : {};
+    a.agentTurnStartedAtMs = Date.now();
+    a.agentTurnId = this.d.recorder.startTurn('agent', '', a.agentTurnStartedAtMs, latency);
+    observeTurnLatency(this.d.metrics, latency);
   }
 
   onMark(name: string, atMs: number): void {
@@ -397,7 +364,7 @@ export class VoiceSession implements MediaHandler {
           } catch (err) {
             this.d.log.warn({ callId: this.d.recorder.callId, err: (err as Error).message }, 'transfer failed');
             this.d.recorder.event('transfer.failed', { to, message: (err as Error).message });
-            this.speak('prompt', iterate<LlmDelta>({ kind: 'text', text: TRANSFER_FAILED_REPLY }));
+            this.say('prompt', TRANSFER_FAILED_REPLY);
           }
           return;
         }
@@ -416,7 +383,7 @@ export class VoiceSession implements MediaHandler {
       if (this.turns.isSpeaking || this.active) return;
       if (!this.promptedStillThere) {
         this.promptedStillThere = true;
-        this.speak('prompt', iterate<LlmDelta>({ kind: 'text', text: STILL_THERE_PROMPT }));
+        this.say('prompt', STILL_THERE_PROMPT);
       } else {
         this.hangupAfter('silence_timeout', SILENCE_GOODBYE);
       }
@@ -435,7 +402,7 @@ export class VoiceSession implements MediaHandler {
     if (this.ended) return;
     this.d.recorder.event('call.ending', { reason });
     const id = `hangup-${reason}`;
-    this.speak('prompt', iterate<LlmDelta>({ kind: 'text', text }, { kind: 'tool_call', call: { id, name: 'end_call', arguments: { reason } } }));
+    this.speak('prompt', () => iterate<LlmDelta>({ kind: 'text', text }, { kind: 'tool_call', call: { id, name: 'end_call', arguments: { reason } } }));
   }
 
   private endCall(reason: string): void {

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type AudioFrame, audioFrame } from '../audio/frame.js';
+import { EnergyVad } from '../audio/energy-vad.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import type { ChatRequest, LlmDelta, LlmProvider, SttProvider, TranscriptEvent, TtsProvider } from '../providers/types.js';
+import { openStore } from '../store/store.js';
+import { agentSchema } from '../tenants/schema.js';
+import type { MediaTransport } from '../transports/types.js';
+import { CallRecorder } from './call-recorder.js';
+import { VoiceSession } from './voice-session.js';
+
+const RATE = 8000;
+const FRAME = 160;
+
+/** 20 ms of a 440 Hz tone (speech to the VAD) or of very low noise (silence). */
+function frame(voiced: boolean, n: number): AudioFrame {
+  const s = new Int16Array(FRAME);
+  for (let i = 0; i < FRAME; i++) s[i] = voiced ? Math.round(8000 * Math.sin((2 * Math.PI * 440 * (n * FRAME + i)) / RATE)) : ((i * 7919) % 11) - 5;
+  return audioFrame(s, RATE);
+}
+
+/** STT that answers each utterance with the next scripted text, after consuming all its audio. */
+class ScriptedStt implements SttProvider {
+  readonly name = 'scripted';
+  constructor(private readonly texts: string[]) {}
+  async *transcribe(audio: AsyncIterable<AudioFrame>): AsyncIterable<TranscriptEvent> {
+    for await (const _ of audio);
+    yield { kind: 'final', text: this.texts.shift() ?? '' };
+  }
+  async close(): Promise<void> {}
+}
+
+/** Agent that waits `delayMs`, then echoes the last user message; records every request. */
+class EchoLlm implements LlmProvider {
+  readonly name = 'echo';
+  readonly requests: ChatRequest[] = [];
+  constructor(private readonly delayMs: number) {}
+  async *complete(req: ChatRequest, o: { signal: AbortSignal }): AsyncIterable<LlmDelta> {
+    this.requests.push(req);
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    if (o.signal.aborted) return;
+    const last = req.messages.at(-1);
+    yield { kind: 'text', text: `You said ${last?.content}.` };
+  }
+}
+
+/** TTS that yields 100 ms of tone per text chunk. */
+class ToneTts implements TtsProvider {
+  readonly name = 'tone';
+  readonly sampleRateHz = RATE;
+  async *synthesize(text: AsyncIterable<string>): AsyncIterable<AudioFrame> {
+    for await (const _ of text) for (let i = 0; i < 5; i++) yield frame(true, i);
+  }
+}
+
+class RecordingTransport implements MediaTransport {
+  readonly sampleRateHz = RATE;
+  readonly events: string[] = [];
+  play(): void {}
+  mark(name: string): void {
+    this.events.push(`mark:${name}`);
+  }
+  clear(): void {
+    this.events.push('clear');
+  }
+  hangup(reason: string): void {
+    this.events.push(`hangup:${reason}`);
+  }
+}
+
+test('when the caller goes on talking before the answer is heard, both parts are answered as one turn', async () => {
+  const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-session-')) });
+  const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
+  const llm = new EchoLlm(400);
+  const transport = new RecordingTransport();
+  const session = new VoiceSession({
+    transport,
+    stt: new ScriptedStt(['my number is', 'four five six']),
+    llm,
+    tts: new ToneTts(),
+    vad: new EnergyVad({ sampleRateHz: RATE }),
+    agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'echo' } }),
+    recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
+    metrics: createMetrics({ collectDefaults: false }),
+    log: createLogger({ level: 'silent' }),
+    callControl: { transfer: async () => {} },
+  });
+  let n = 0;
+  const feed = async (voiced: boolean, frames: number): Promise<void> => {
+    for (let i = 0; i < frames; i++) {
+      session.onAudio(frame(voiced, n++), performance.now());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  await feed(false, 25); // line noise: the VAD learns the floor
+  await feed(true, 30); // "my number is"
+  await feed(false, 35); // 700 ms pause: the turn ends, the agent starts thinking (400 ms)
+  await feed(true, 30); // "four five six", before the agent said anything
+  await feed(false, 35);
+  await new Promise((r) => setTimeout(r, 600));
+  session.onEnd('caller_hangup');
+  await new Promise((r) => setTimeout(r, 50));
+
+  const detail = await store.calls.get(call.id);
+  const userTurns = detail?.turns.filter((t) => t.role === 'user').map((t) => t.text);
+  assert.deepEqual(userTurns, ['my number is four five six'], 'one merged user turn');
+  const lastRequest = llm.requests.at(-1);
+  assert.deepEqual(
+    lastRequest?.messages.filter((m) => m.role === 'user').map((m) => m.content),
+    ['my number is four five six'],
+    'the agent was asked about the whole thought, once',
+  );
+  assert.ok(detail?.events.some((e) => e.type === 'reply.abandoned'));
+  assert.ok(!transport.events.includes('clear'), 'nothing was playing, so nothing to clear');
+  await store.close();
+});
