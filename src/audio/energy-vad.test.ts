@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { EnergyVad, energyVadDefaults } from './energy-vad.js';
 import { rmsDbfs } from './pcm16.js';
 import { parseWav } from './wav.js';
+import { sharedDataPath } from '../../test/support/shared-data.js';
 
-const SPEECH_DIR = process.env.PARLEY_SPEECH_DIR ?? '/work/shared/data/speech';
+const SPEECH_DIR = sharedDataPath('speech');
 
 function load(name: string): { samples: Int16Array; sampleRateHz: number } {
   return parseWav(readFileSync(join(SPEECH_DIR, name)));

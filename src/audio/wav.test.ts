@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WavError, decodeWavData, encodeWav, parseWav, parseWavHeader, readWavFile, writeWavFile } from './wav.js';
+import { sharedDataPath } from '../../test/support/shared-data.js';
 
-const SPEECH_DIR = process.env.PARLEY_SPEECH_DIR ?? '/work/shared/data/speech';
+const SPEECH_DIR = sharedDataPath('speech');
 
 interface TranscriptEntry {
   sample_rate: number;

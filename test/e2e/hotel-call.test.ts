@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { placeSimulatedCall } from '../../src/cli/simulated-caller.js';
 import { wordErrorRate } from '../../src/providers/stt/wer.js';
 import type { ParleyServer } from '../../src/server/server.js';
-import { E2E_TIMEOUT_MS, getCall, HOTEL_NUMBER, hotelTenant, SHARED_DATA, testServer } from '../support/server.js';
+import { sharedDataPath } from '../support/shared-data.js';
+import { E2E_TIMEOUT_MS, getCall, HOTEL_NUMBER, hotelTenant, testServer } from '../support/server.js';
 
 let server: ParleyServer;
 before(async () => {
@@ -82,7 +82,7 @@ test('barge-in: the caller talks over the greeting; Parley clears playback and k
 });
 
 test('a real human recording is transcribed and answered', { timeout: E2E_TIMEOUT_MS }, async () => {
-  const wav = fileURLToPath(new URL('speech/goforward.wav', SHARED_DATA));
+  const wav = sharedDataPath('speech', 'goforward.wav');
   const result = await placeSimulatedCall({ baseUrl: server.url, to: HOTEL_NUMBER, steps: [{ wav }] });
   const call = await getCall(server, result.callSid);
   const user = (call.turns as Turn[]).find((t) => t.role === 'user');

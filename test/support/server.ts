@@ -11,7 +11,6 @@ export const ADMIN_KEY = 'test-admin-key';
 export const HOTEL_NUMBER = '+15550100000';
 /** A whole simulated call runs in real time; past this something is stuck. */
 export const E2E_TIMEOUT_MS = 120_000;
-export const SHARED_DATA = new URL('../../../shared/data/', import.meta.url);
 
 /** The demo hotel tenant from tenants/hotel.yaml, optionally changed for a test. */
 export async function hotelTenant(patch: (t: TenantConfig) => TenantConfig = (t) => t): Promise<TenantConfig> {

@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import { resample } from '../../audio/resampler.js';
 import { ProviderError } from '../types.js';
 import { DecoderCapacityError, PocketsphinxEngine, type DecoderHandle } from './pocketsphinx-engine.js';
+import { sharedDataPath } from '../../../test/support/shared-data.js';
 
 /** 16 kHz mono PCM16 LE, no header; pocketsphinx's own test utterance. */
-const GOFORWARD_RAW = '/work/shared/data/speech/goforward.raw';
+const GOFORWARD_RAW = sharedDataPath('speech', 'goforward.raw');
 const CHUNK_SAMPLES = 320; // 20 ms at 16 kHz
 
 function loadGoForward(): Int16Array {

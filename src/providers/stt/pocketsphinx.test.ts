@@ -8,8 +8,9 @@ import { ProviderError, type TranscriptEvent } from '../types.js';
 import { PocketsphinxEngine } from './pocketsphinx-engine.js';
 import { PocketsphinxStt, cleanHypothesis } from './pocketsphinx.js';
 import { wordErrorRate } from './wer.js';
+import { sharedDataPath } from '../../../test/support/shared-data.js';
 
-const SPEECH = '/work/shared/data/speech';
+const SPEECH = sharedDataPath('speech');
 /** Per-test-file WER bound: generous for a small general-purpose model, tight enough to catch breakage. */
 const MAX_WER = 0.3;
 

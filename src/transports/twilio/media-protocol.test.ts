@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { encodeClear, encodeMark, encodeMedia, MediaProtocolError, parseTwilioMessage } from './media-protocol.js';
+import { sharedDataPath } from '../../../test/support/shared-data.js';
 
-const DIR = new URL('../../../../shared/data/telephony/twilio/media-streams/', import.meta.url);
-const example = (name: string): string => readFileSync(new URL(name, DIR), 'utf8');
+const example = (name: string): string => readFileSync(sharedDataPath('telephony', 'twilio', 'media-streams', name), 'utf8');
 
 test("parses every documented message from Twilio's examples", () => {
   assert.equal(parseTwilioMessage(example('from_twilio.connected.json')).event, 'connected');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { isValidTwilioSignature, twilioSignature } from './signature.js';
+import { sharedDataPath } from '../../../test/support/shared-data.js';
 
 interface Vector {
   test: string;
@@ -14,7 +15,7 @@ interface Vector {
 }
 
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../../shared/data/telephony/twilio/webhook-signature/twilio-node-validation-vectors.json', import.meta.url), 'utf8'),
+  readFileSync(sharedDataPath('telephony', 'twilio', 'webhook-signature', 'twilio-node-validation-vectors.json'), 'utf8'),
 ) as { vectors: Vector[] };
 
 for (const v of vectors.vectors.filter((x) => x.function === 'validateRequest')) {
