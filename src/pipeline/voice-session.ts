@@ -42,6 +42,8 @@ export interface VoiceSessionDeps {
   readonly metrics: Metrics;
   readonly log: SessionLog;
   readonly callControl: CallControl;
+  /** Called once when the call has ended and its record is closed. */
+  readonly onEnded?: (reason: string, status: 'completed' | 'failed') => void;
   readonly now?: () => number;
 }
 
@@ -436,5 +438,6 @@ export class VoiceSession implements MediaHandler {
     this.d.recorder.event('call.ended', { reason, durationMs: Math.round(this.now() - this.startedAtMs) });
     this.d.recorder.end(status, reason.startsWith('socket_closed') ? 'caller_hangup' : reason);
     void this.sttChain.finally(() => this.d.stt.close());
+    this.d.onEnded?.(reason, status);
   }
 }

@@ -85,15 +85,13 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
       metrics: d.metrics,
       log,
       callControl: twilioCallControl(tenant, callSid, d.twilioApiBaseUrl),
+      onEnded: (reason, status) => {
+        d.metrics.activeCalls.dec();
+        d.metrics.callsTotal.inc({ status });
+        if (status === 'failed') d.metrics.streamErrorsTotal.inc({ reason: reason.replace(/^stream_error:/, '') });
+        log.info({ callId: call.id, reason }, 'call ended');
+      },
     });
-    const onEnd = session.onEnd.bind(session);
-    session.onEnd = (reason: string) => {
-      onEnd(reason);
-      d.metrics.activeCalls.dec();
-      d.metrics.callsTotal.inc({ status: reason.startsWith('stream_error') ? 'failed' : 'completed' });
-      if (reason.startsWith('stream_error')) d.metrics.streamErrorsTotal.inc({ reason: reason.slice('stream_error:'.length) });
-      log.info({ callId: call.id, reason }, 'call ended');
-    };
     return session;
   };
 }
