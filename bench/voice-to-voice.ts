@@ -49,16 +49,18 @@ async function main(): Promise<void> {
   const hotel = parseTenantDocument('hotel.yaml', await readFile(tenantFile, 'utf8'), {});
   // A short greeting keeps the benchmark about turns, not the welcome speech.
   const tenant = { ...hotel, agent: { ...hotel.agent, greeting: 'Seaview Hotel, how can I help?' } };
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'));
-  const server = await startServer({
-    config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY, sttWarmDecoders: Math.max(...levels), sttWorkers: process.env.PARLEY_STT_WORKERS ? Number(process.env.PARLEY_STT_WORKERS) : undefined }),
-    tenants: [tenant],
-    logger: createLogger({ level: 'warn' }),
-  });
   const scenarios = [];
-  try {
-    await new Promise((r) => setTimeout(r, 400 * Math.max(...levels))); // let the warm decoders load
-    for (const calls of levels) {
+  for (const calls of levels) {
+    // A fresh server per scenario, with one warm decoder per concurrent call: a process holding
+    // more decoders than it needs is bigger, and spawning TTS processes from it is slower.
+    const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'));
+    const server = await startServer({
+      config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY, sttWarmDecoders: calls, sttWorkers: process.env.PARLEY_STT_WORKERS ? Number(process.env.PARLEY_STT_WORKERS) : undefined }),
+      tenants: [tenant],
+      logger: createLogger({ level: 'warn' }),
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 400 * calls)); // let the warm decoders load
       const startedAt = performance.now();
       const cpuBefore = process.cpuUsage();
       const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -104,9 +106,9 @@ async function main(): Promise<void> {
         ttsFirstAudioMs: summary(pick('ttsFirstAudioMs')),
         heardByCallerMs: summary(results.flatMap((r) => r.utterances.map((u) => u.heardLatencyMs)).filter((v): v is number => v !== undefined)),
       });
+    } finally {
+      await server.close();
     }
-  } finally {
-    await server.close();
   }
   console.log(
     JSON.stringify(
