@@ -41,6 +41,9 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   const tenantList = o.tenants ?? (await loadTenantsDir(config.tenantsDir, processEnv()));
   for (const t of tenantList) validateProviders(t.agent);
   const tenants = new TenantDirectory(tenantList);
+  if (!config.publicUrl && tenantList.some((t) => t.twilio?.authToken)) {
+    logger.warn('PARLEY_PUBLIC_URL is not set: Twilio signatures are checked against the Host header, which fails behind a proxy or tunnel');
+  }
   const metrics = createMetrics();
   const store = await openStore({ dataDir: config.dataDir });
   const closed = await store.calls.closeAbandoned(Date.now());
