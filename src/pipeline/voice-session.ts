@@ -2,12 +2,13 @@ import type { AudioFrame } from '../audio/frame.js';
 import { frameDurationMs } from '../audio/frame.js';
 import type { VoiceActivityDetector } from '../audio/vad.js';
 import { type Metrics, observeTurnLatency } from '../observability/metrics.js';
-import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, ToolCall, TtsProvider } from '../providers/types.js';
+import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
 import type { TurnLatency } from '../store/store.js';
 import type { AgentConfig } from '../tenants/schema.js';
 import type { MediaHandler, MediaTransport } from '../transports/types.js';
 import type { CallRecorder } from './call-recorder.js';
 import { Channel, iterate } from './channel.js';
+import { type CallControl, runAgentTools, type ToolHost } from './agent-tools.js';
 import { AgentReply } from './reply.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
@@ -17,18 +18,11 @@ export const PRE_ROLL_MS = 300;
 /** Said once when the caller has been silent for half of maxSilenceMs. */
 const STILL_THERE_PROMPT = 'Are you still there?';
 const SILENCE_GOODBYE = "I haven't heard anything, so I'll end the call now. Goodbye.";
-const TRANSFER_FAILED_REPLY = "I'm sorry, I couldn't connect you right now.";
 
 export interface SessionLog {
   info(obj: Record<string, unknown>, msg: string): void;
   warn(obj: Record<string, unknown>, msg: string): void;
   error(obj: Record<string, unknown>, msg: string): void;
-}
-
-/** Actions on the live call that happen outside the media stream (carrier REST APIs). */
-export interface CallControl {
-  /** Moves the caller to `to`; the media stream ends when the carrier acts on it. */
-  transfer(to: string): Promise<void>;
 }
 
 export interface VoiceSessionDeps {
@@ -66,6 +60,8 @@ interface ActiveReply {
   readonly reply: AgentReply;
   readonly turnKind: 'greeting' | 'answer' | 'prompt';
   readonly cause?: ReplyCause;
+  /** End the call with this reason once the reply has been heard. */
+  hangupReason?: string;
   agentTurnId?: string;
   agentTurnStartedAtMs?: number;
 }
@@ -91,6 +87,7 @@ export class VoiceSession implements MediaHandler {
   private silenceTimer: NodeJS.Timeout | undefined;
   private promptedStillThere = false;
   private readonly durationTimer: NodeJS.Timeout;
+  private readonly toolHost: ToolHost;
   private readonly startedAtMs: number;
 
   constructor(deps: VoiceSessionDeps) {
@@ -102,6 +99,13 @@ export class VoiceSession implements MediaHandler {
     if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
     this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', 'This call has reached its time limit. Goodbye.'), deps.agent.maxDurationMs);
     this.durationTimer.unref();
+    this.toolHost = {
+      recorder: deps.recorder,
+      callControl: deps.callControl,
+      log: deps.log,
+      hangup: (reason) => this.endCall(reason),
+      say: (text) => this.say('prompt', text),
+    };
   }
 
   /** Plays the greeting; called once the stream is live. */
@@ -285,7 +289,8 @@ export class VoiceSession implements MediaHandler {
     if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text, endedAtMs: Date.now(), interrupted: false });
     if (text) this.history.push({ role: 'assistant', content: text });
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'false' });
-    if (r.toolCalls.length > 0) void this.runTools(r.toolCalls);
+    if (a.hangupReason) this.endCall(a.hangupReason);
+    else if (r.toolCalls.length > 0) void runAgentTools(r.toolCalls, this.toolHost);
     else this.armSilenceTimer();
   }
 
@@ -348,34 +353,6 @@ export class VoiceSession implements MediaHandler {
     this.active = undefined;
   }
 
-  // ---------- tools ----------
-
-  private async runTools(calls: readonly ToolCall[]): Promise<void> {
-    for (const call of calls) {
-      this.d.recorder.event('tool.called', { name: call.name, arguments: call.arguments });
-      switch (call.name) {
-        case 'end_call':
-          this.endCall('agent_hangup');
-          return;
-        case 'transfer_call': {
-          const to = String(call.arguments.to ?? '');
-          try {
-            await this.d.callControl.transfer(to);
-            this.d.recorder.event('call.transferred', { to });
-            this.endCall('transfer');
-          } catch (err) {
-            this.d.log.warn({ callId: this.d.recorder.callId, err: (err as Error).message }, 'transfer failed');
-            this.d.recorder.event('transfer.failed', { to, message: (err as Error).message });
-            this.say('prompt', TRANSFER_FAILED_REPLY);
-          }
-          return;
-        }
-        default:
-          this.d.recorder.event('tool.unknown', { name: call.name });
-      }
-    }
-  }
-
   // ---------- silence and limits ----------
 
   private armSilenceTimer(): void {
@@ -403,8 +380,8 @@ export class VoiceSession implements MediaHandler {
   private hangupAfter(reason: string, text: string): void {
     if (this.ended) return;
     this.d.recorder.event('call.ending', { reason });
-    const id = `hangup-${reason}`;
-    this.speak('prompt', () => iterate<LlmDelta>({ kind: 'text', text }, { kind: 'tool_call', call: { id, name: 'end_call', arguments: { reason } } }));
+    this.say('prompt', text);
+    if (this.active) this.active.hangupReason = reason;
   }
 
   private endCall(reason: string): void {

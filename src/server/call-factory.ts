@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { EnergyVad } from '../audio/energy-vad.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CallRecorder } from '../pipeline/call-recorder.js';
-import type { CallControl } from '../pipeline/voice-session.js';
+import type { CallControl } from '../pipeline/agent-tools.js';
 import { VoiceSession } from '../pipeline/voice-session.js';
 import { createCallProviders, type SharedEngines } from '../providers/registry.js';
 import type { Store } from '../store/store.js';
