@@ -35,14 +35,6 @@ export class Channel<T> implements AsyncIterable<T> {
     }
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  get size(): number {
-    return this.buffer.length;
-  }
-
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {

@@ -63,7 +63,6 @@ interface ActiveReply {
   /** End the call with this reason once the reply has been heard. */
   hangupReason?: string;
   agentTurnId?: string;
-  agentTurnStartedAtMs?: number;
 }
 
 /**
@@ -250,8 +249,7 @@ export class VoiceSession implements MediaHandler {
 
   private onFirstAudio(a: ActiveReply, atMs: number): void {
     const latency: TurnLatency = a.cause ? answerLatency(a.cause, a.reply.timings, atMs) : {};
-    a.agentTurnStartedAtMs = Date.now();
-    a.agentTurnId = this.d.recorder.startTurn('agent', '', a.agentTurnStartedAtMs, latency);
+    a.agentTurnId = this.d.recorder.startTurn('agent', '', Date.now(), latency);
     observeTurnLatency(this.d.metrics, latency);
   }
 

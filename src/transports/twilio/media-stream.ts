@@ -216,13 +216,6 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     return this.queue.length > 0;
   }
 
-  /** Milliseconds of audio queued here and not yet sent. */
-  get queuedMs(): number {
-    let n = 0;
-    for (const item of this.queue) if (item.kind === 'audio') n++;
-    return n * FRAME_MS;
-  }
-
   sendNext(nowMs: number): number {
     const item = this.queue.shift();
     if (!item) return -1;
