@@ -37,6 +37,8 @@ export interface Metrics {
   readonly bargeInsTotal: Counter;
   /** Media stream failures, by reason. */
   readonly streamErrorsTotal: Counter<'reason'>;
+  /** Provider fallbacks: a chain moved from one provider to the next. */
+  readonly providerFallbacksTotal: Counter<'kind' | 'from' | 'to'>;
 }
 
 export interface CreateMetricsOptions {
@@ -76,6 +78,12 @@ export function createMetrics(o: CreateMetricsOptions = {}): Metrics {
       name: 'parley_stream_errors_total',
       help: 'Media stream errors, by reason',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    providerFallbacksTotal: new Counter({
+      name: 'parley_provider_fallbacks_total',
+      help: 'Switches from a failing or stalled provider to the next in its chain',
+      labelNames: ['kind', 'from', 'to'] as const,
       registers,
     }),
   };

@@ -1,4 +1,4 @@
-import type { ToolCall } from '../providers/types.js';
+import type { ToolCall, ToolSpec } from '../providers/types.js';
 import type { CallRecorder } from './call-recorder.js';
 
 /** Said when a transfer the agent promised could not be made. */
@@ -9,6 +9,18 @@ export interface CallControl {
   /** Moves the caller to `to`; the media stream ends when the carrier acts on it. */
   transfer(to: string): Promise<void>;
 }
+
+/**
+ * Tools offered to LLM agents. transfer_call is not offered yet: a model must not choose where a
+ * call goes without a tenant-configured list of allowed destinations (flows name theirs).
+ */
+export const LLM_AGENT_TOOLS: readonly ToolSpec[] = [
+  {
+    name: 'end_call',
+    description: 'Hang up after your current sentence has been heard. Use when the caller says goodbye or the conversation is complete.',
+    parameters: { type: 'object', properties: { reason: { type: 'string', description: 'Why the call ends' } }, additionalProperties: false },
+  },
+];
 
 /** What the tools may do to the call they run in. */
 export interface ToolHost {

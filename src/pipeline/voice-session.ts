@@ -8,7 +8,7 @@ import type { AgentConfig } from '../tenants/schema.js';
 import type { MediaHandler, MediaTransport } from '../transports/types.js';
 import type { CallRecorder } from './call-recorder.js';
 import { Channel, iterate } from './channel.js';
-import { type CallControl, runAgentTools, type ToolHost } from './agent-tools.js';
+import { type CallControl, LLM_AGENT_TOOLS, runAgentTools, type ToolHost } from './agent-tools.js';
 import { AgentReply } from './reply.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
@@ -224,7 +224,7 @@ export class VoiceSession implements MediaHandler {
   private answer(cause: ReplyCause): void {
     this.history.push({ role: 'user', content: cause.text });
     const messages = [...this.history];
-    this.speak('answer', (signal) => this.d.llm.complete({ messages }, { signal }), cause);
+    this.speak('answer', (signal) => this.d.llm.complete({ messages, tools: LLM_AGENT_TOOLS }, { signal }), cause);
   }
 
   // ---------- replies ----------

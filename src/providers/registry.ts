@@ -1,14 +1,25 @@
 import { z } from 'zod';
 import { FlowAgent } from '../agents/flow/flow-agent.js';
 import type { AgentConfig, ProviderSpec } from '../tenants/schema.js';
+import { DeepgramStt, deepgramSttOptionsSchema } from './stt/deepgram.js';
+import { OpenAiStt, openAiSttOptionsSchema } from './stt/openai-stt.js';
 import { PocketsphinxStt } from './stt/pocketsphinx.js';
+import { AnthropicLlm, anthropicLlmOptionsSchema } from './llm/anthropic.js';
+import { OpenAiLlm, openAiLlmOptionsSchema } from './llm/openai.js';
 import type { PocketsphinxEngine } from './stt/pocketsphinx-engine.js';
+import { AzureTts, azureTtsOptionsSchema } from './tts/azure.js';
+import { ElevenLabsTts, elevenLabsTtsOptionsSchema } from './tts/elevenlabs.js';
 import { EspeakTts } from './tts/espeak.js';
+import { OpenAiTts, openAiTtsOptionsSchema } from './tts/openai-tts.js';
+import type { CircuitBreakers } from './circuit-breaker.js';
 import type { LlmProvider, SttProvider, TtsProvider } from './types.js';
+import { type FallbackEntry, FallbackLlm, FallbackStt, type FallbackSwitch, FallbackTts } from './with-fallback.js';
 
 /** Process-wide engines shared by every call (decoder pools and the like). */
 export interface SharedEngines {
   readonly pocketsphinx: () => PocketsphinxEngine;
+  /** Provider health shared by every call, for fallback chains. */
+  readonly breakers: CircuitBreakers;
 }
 
 export interface CallProviders {
@@ -44,6 +55,14 @@ const PROVIDERS = {
       options: z.strictObject({}),
       create: (_o, ctx) => new PocketsphinxStt(ctx.engines.pocketsphinx()),
     }),
+    deepgram: define<'stt', z.infer<typeof deepgramSttOptionsSchema>>({
+      options: deepgramSttOptionsSchema,
+      create: (o) => new DeepgramStt(o),
+    }),
+    openai: define<'stt', z.infer<typeof openAiSttOptionsSchema>>({
+      options: openAiSttOptionsSchema,
+      create: (o) => new OpenAiStt(o),
+    }),
   },
   llm: {
     flow: define<'llm', object>({
@@ -52,6 +71,14 @@ const PROVIDERS = {
         if (!ctx.agent.flow) throw new Error('agent.flow: required by the flow provider');
         return new FlowAgent(ctx.agent.flow, { variables: ctx.variables });
       },
+    }),
+    openai: define<'llm', z.infer<typeof openAiLlmOptionsSchema>>({
+      options: openAiLlmOptionsSchema,
+      create: (o) => new OpenAiLlm(o),
+    }),
+    anthropic: define<'llm', z.infer<typeof anthropicLlmOptionsSchema>>({
+      options: anthropicLlmOptionsSchema,
+      create: (o) => new AnthropicLlm(o),
     }),
   },
   tts: {
@@ -62,6 +89,18 @@ const PROVIDERS = {
         pitch: z.number().min(0).max(99).optional(),
       }),
       create: (o) => new EspeakTts(o),
+    }),
+    elevenlabs: define<'tts', z.infer<typeof elevenLabsTtsOptionsSchema>>({
+      options: elevenLabsTtsOptionsSchema,
+      create: (o) => new ElevenLabsTts(o),
+    }),
+    openai: define<'tts', z.infer<typeof openAiTtsOptionsSchema>>({
+      options: openAiTtsOptionsSchema,
+      create: (o) => new OpenAiTts(o),
+    }),
+    azure: define<'tts', z.infer<typeof azureTtsOptionsSchema>>({
+      options: azureTtsOptionsSchema,
+      create: (o) => new AzureTts(o),
     }),
   },
 } as const;
@@ -93,17 +132,37 @@ export function validateProviders(agent: AgentConfig): void {
   for (const kind of ['stt', 'llm', 'tts'] as const) agent[kind].forEach((spec, i) => resolve(kind, spec, i));
 }
 
+/** Identifies a configured endpoint across calls for its circuit breaker; never includes credentials. */
+function breakerKey(kind: Kind, spec: ProviderSpec): string {
+  const o = spec as Record<string, unknown>;
+  return [kind, spec.provider, o.baseUrl ?? '', o.model ?? '', o.voiceId ?? o.voice ?? ''].join('|');
+}
+
 /**
  * Builds one call's providers from the tenant's agent config; credentials come from that config
- * only. Uses the preferred (first) provider of each chain.
+ * only. A list of more than one provider becomes a fallback chain that reports each switch.
  */
-export function createCallProviders(agent: AgentConfig, engines: SharedEngines, variables: Record<string, string> = {}): CallProviders {
+export function createCallProviders(
+  agent: AgentConfig,
+  engines: SharedEngines,
+  variables: Record<string, string> = {},
+  onSwitch?: (s: FallbackSwitch) => void,
+): CallProviders {
   const ctx: BuildContext = { engines, agent, variables };
-  const build = <K extends Kind>(kind: K): ProviderOf<K> => {
-    const spec = agent[kind][0];
-    if (!spec) throw new ProviderConfigError(`agent.${kind}: empty provider list`);
-    const { def, options } = resolve(kind, spec, 0);
-    return def.create(options, ctx);
+  const chain = <K extends Kind>(kind: K): FallbackEntry<ProviderOf<K>>[] => {
+    if (agent[kind].length === 0) throw new ProviderConfigError(`agent.${kind}: empty provider list`);
+    return agent[kind].map((spec, i) => {
+      const { def, options } = resolve(kind, spec, i);
+      return { provider: def.create(options, ctx), key: breakerKey(kind, spec) };
+    });
   };
-  return { stt: build('stt'), llm: build('llm'), tts: build('tts') };
+  const fallback = { breakers: engines.breakers, onSwitch };
+  const stt = chain('stt');
+  const llm = chain('llm');
+  const tts = chain('tts');
+  return {
+    stt: stt.length === 1 ? (stt[0] as FallbackEntry<SttProvider>).provider : new FallbackStt(stt, fallback),
+    llm: llm.length === 1 ? (llm[0] as FallbackEntry<LlmProvider>).provider : new FallbackLlm(llm, fallback),
+    tts: tts.length === 1 ? (tts[0] as FallbackEntry<TtsProvider>).provider : new FallbackTts(tts, fallback),
+  };
 }

@@ -5,6 +5,7 @@ import { CallRecorder } from '../pipeline/call-recorder.js';
 import type { CallControl } from '../pipeline/agent-tools.js';
 import { VoiceSession } from '../pipeline/voice-session.js';
 import { createCallProviders, type SharedEngines } from '../providers/registry.js';
+import type { FallbackSwitch } from '../providers/with-fallback.js';
 import type { Store } from '../store/store.js';
 import type { TenantDirectory } from '../tenants/directory.js';
 import type { TenantConfig } from '../tenants/schema.js';
@@ -52,9 +53,18 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
     if (!tenant) return new MediaProtocolError('unauthorized', 'tenant no longer exists');
     const { [STREAM_TOKEN_PARAMETER]: _token, ...parameters } = customParameters;
     const log = d.logger.child({ tenantId: tenant.id, callSid });
+    // The recorder exists only once the call row does; switches before that are queued for it.
+    let recorder: CallRecorder | undefined;
+    const earlySwitches: FallbackSwitch[] = [];
+    const onSwitch = (s: FallbackSwitch): void => {
+      d.metrics.providerFallbacksTotal.inc({ kind: s.kind, from: s.from, to: s.to ?? 'none' });
+      log.warn({ ...s }, 'provider fallback');
+      if (recorder) recorder.event('provider.fallback', { ...s });
+      else earlySwitches.push(s);
+    };
     let providers: ReturnType<typeof createCallProviders>;
     try {
-      providers = createCallProviders(tenant.agent, d.engines, { 'caller.number': check.claims.from, 'called.number': check.claims.to, ...parameters });
+      providers = createCallProviders(tenant.agent, d.engines, { 'caller.number': check.claims.from, 'called.number': check.claims.to, ...parameters }, onSwitch);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'cannot build providers for call');
       return new MediaProtocolError('invalid_message', 'agent is misconfigured');
@@ -72,7 +82,8 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
       answeredAtMs: nowMs,
       metadata: { customParameters: parameters },
     });
-    const recorder = new CallRecorder(d.store, call.id, log);
+    recorder = new CallRecorder(d.store, call.id, log);
+    for (const s of earlySwitches) recorder.event('provider.fallback', { ...s });
     recorder.event('call.started', { carrier: 'twilio', callSid, streamSid: start.streamSid, stt: providers.stt.name, llm: providers.llm.name, tts: providers.tts.name });
     d.metrics.activeCalls.inc();
     log.info({ callId: call.id }, 'call started');

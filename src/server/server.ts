@@ -5,6 +5,7 @@ import { type ParleyConfig, processEnv } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { Pacer } from '../pipeline/pacer.js';
+import { CircuitBreakers } from '../providers/circuit-breaker.js';
 import { validateProviders } from '../providers/registry.js';
 import { PocketsphinxEngine } from '../providers/stt/pocketsphinx-engine.js';
 import { openStore, type Store } from '../store/store.js';
@@ -51,7 +52,7 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
 
   let engine: PocketsphinxEngine | undefined;
   const pocketsphinx = (): PocketsphinxEngine => (engine ??= new PocketsphinxEngine({ maxDecoders: config.sttMaxDecoders, workerCount: config.sttWorkers }));
-  const engines = { pocketsphinx };
+  const engines = { pocketsphinx, breakers: new CircuitBreakers() };
   if (tenantList.some((t) => t.agent.stt.some((p) => p.provider === 'pocketsphinx'))) {
     // Decoder start-up takes ~330 ms; have some ready before the first call rings.
     pocketsphinx()

@@ -58,7 +58,7 @@ test('${VAR} references are expanded from the environment, and an unset one is a
 test('provider options are checked per provider, naming the field', () => {
   const withTts = (tts: string) => parseTenantDocument('x.yaml', minimal().replace('  greeting: Hello', `  greeting: Hello\n  tts: ${tts}`), {});
   assert.doesNotThrow(() => validateProviders(withTts('{ provider: espeak, voice: en-gb, wordsPerMinute: 150 }').agent));
-  assert.throws(() => validateProviders(withTts('{ provider: espek }').agent), /agent\.tts\[0\]\.provider: unknown provider "espek" \(known: espeak\)/);
+  assert.throws(() => validateProviders(withTts('{ provider: espek }').agent), /agent\.tts\[0\]\.provider: unknown provider "espek" \(known: espeak, elevenlabs, openai, azure\)/);
   assert.throws(() => validateProviders(withTts('{ provider: espeak, wordsPerMinute: 2000 }').agent), /agent\.tts\[0\]\.wordsPerMinute:/);
   assert.throws(() => validateProviders(withTts('{ provider: espeak, speed: 2 }').agent), /agent\.tts\[0\]\./);
 });
