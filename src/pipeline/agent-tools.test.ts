@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from '../observability/logger.js';
 import { openStore, type Store } from '../store/store.js';
-import { runAgentTools, TRANSFER_FAILED_REPLY, type ToolHost } from './agent-tools.js';
+import { llmAgentTools, runAgentTools, TRANSFER_FAILED_REPLY, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { CallRecorder } from './call-recorder.js';
 
 async function host(transfer: (to: string) => Promise<void>): Promise<{ host: ToolHost; actions: string[]; store: Store; callId: string }> {
@@ -20,6 +20,7 @@ async function host(transfer: (to: string) => Promise<void>): Promise<{ host: To
     host: {
       recorder,
       callControl: { transfer },
+      transfers: new TransferPolicy({ desk: '+15550100001' }, ['+15550100009']),
       log: createLogger({ level: 'silent' }),
       hangup: (reason) => actions.push(`hangup:${reason}`),
       say: (text) => actions.push(`say:${text}`),
@@ -53,4 +54,33 @@ test('a transfer that fails is recorded and the caller is told, and the call goe
   const failed = (await h.store.calls.get(h.callId))?.events.find((e) => e.type === 'transfer.failed');
   assert.deepEqual(failed?.data, { to: '+15550100001', message: 'Twilio call update failed: HTTP 500' });
   await h.store.close();
+});
+
+test('a transfer goes only to a configured target (by name or number) or a destination the flow names', async () => {
+  const dialled: string[] = [];
+  const h = await host(async (to) => {
+    dialled.push(to);
+  });
+  await runAgentTools([{ id: '1', name: 'transfer_call', arguments: { to: 'desk' } }], h.host);
+  await runAgentTools([{ id: '2', name: 'transfer_call', arguments: { to: '+15550100009' } }], h.host);
+  await runAgentTools([{ id: '3', name: 'transfer_call', arguments: { to: '+19005550123' } }], h.host);
+  assert.deepEqual(dialled, ['+15550100001', '+15550100009']);
+  assert.deepEqual(h.actions, ['hangup:transfer', 'hangup:transfer', `say:${TRANSFER_FAILED_REPLY}`]);
+  await h.host.recorder.flush();
+  const refused = (await h.store.calls.get(h.callId))?.events.find((e) => e.type === 'transfer.refused');
+  assert.equal(refused?.data.to, '+19005550123');
+  await h.store.close();
+});
+
+test('LLM agents are offered transfer_call only with named targets', () => {
+  assert.deepEqual(
+    llmAgentTools().map((t) => t.name),
+    ['end_call'],
+  );
+  const tools = llmAgentTools({ desk: '+15550100001', sales: '+15550100002' });
+  assert.deepEqual(
+    tools.map((t) => t.name),
+    ['end_call', 'transfer_call'],
+  );
+  assert.deepEqual((tools[1]?.parameters as { properties: { to: { enum: string[] } } }).properties.to.enum, ['desk', 'sales']);
 });

@@ -10,22 +10,58 @@ export interface CallControl {
   transfer(to: string): Promise<void>;
 }
 
+const END_CALL_TOOL: ToolSpec = {
+  name: 'end_call',
+  description: 'Hang up after your current sentence has been heard. Use when the caller says goodbye or the conversation is complete.',
+  parameters: { type: 'object', properties: { reason: { type: 'string', description: 'Why the call ends' } }, additionalProperties: false },
+};
+
 /**
- * Tools offered to LLM agents. transfer_call is not offered yet: a model must not choose where a
- * call goes without a tenant-configured list of allowed destinations (flows name theirs).
+ * Tools offered to an LLM agent. transfer_call is offered only with tenant-configured targets, by
+ * name: a model never chooses a number to dial.
  */
-export const LLM_AGENT_TOOLS: readonly ToolSpec[] = [
-  {
-    name: 'end_call',
-    description: 'Hang up after your current sentence has been heard. Use when the caller says goodbye or the conversation is complete.',
-    parameters: { type: 'object', properties: { reason: { type: 'string', description: 'Why the call ends' } }, additionalProperties: false },
-  },
-];
+export function llmAgentTools(transferTargets: Readonly<Record<string, string>> = {}): ToolSpec[] {
+  const names = Object.keys(transferTargets);
+  if (names.length === 0) return [END_CALL_TOOL];
+  return [
+    END_CALL_TOOL,
+    {
+      name: 'transfer_call',
+      description: 'Transfer the caller to a person or department, after telling them you are doing so.',
+      parameters: {
+        type: 'object',
+        properties: { to: { type: 'string', enum: names, description: 'Which destination' } },
+        required: ['to'],
+        additionalProperties: false,
+      },
+    },
+  ];
+}
+
+/**
+ * Where an agent may send a call: tenant-configured targets (by name or number) and the
+ * destinations written in the tenant's own flow. Anything else is refused.
+ */
+export class TransferPolicy {
+  private readonly byName: ReadonlyMap<string, string>;
+  private readonly allowed: ReadonlySet<string>;
+
+  constructor(targets: Readonly<Record<string, string>> = {}, flowDestinations: readonly string[] = []) {
+    this.byName = new Map(Object.entries(targets));
+    this.allowed = new Set([...Object.values(targets), ...flowDestinations]);
+  }
+
+  /** The number or SIP URI to dial for `to`, or undefined when it is not allowed. */
+  resolve(to: string): string | undefined {
+    return this.byName.get(to) ?? (this.allowed.has(to) ? to : undefined);
+  }
+}
 
 /** What the tools may do to the call they run in. */
 export interface ToolHost {
   readonly recorder: CallRecorder;
   readonly callControl: CallControl;
+  readonly transfers: TransferPolicy;
   readonly log: { warn(obj: Record<string, unknown>, msg: string): void };
   hangup(reason: string): void;
   say(text: string): void;
@@ -43,7 +79,13 @@ export async function runAgentTools(calls: readonly ToolCall[], host: ToolHost):
         host.hangup('agent_hangup');
         return;
       case 'transfer_call': {
-        const to = String(call.arguments.to ?? '');
+        const requested = String(call.arguments.to ?? '');
+        const to = host.transfers.resolve(requested);
+        if (!to) {
+          host.recorder.event('transfer.refused', { to: requested, message: 'not an allowed transfer destination' });
+          host.say(TRANSFER_FAILED_REPLY);
+          return;
+        }
         try {
           await host.callControl.transfer(to);
           host.recorder.event('call.transferred', { to });

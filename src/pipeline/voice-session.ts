@@ -2,13 +2,14 @@ import type { AudioFrame } from '../audio/frame.js';
 import { frameDurationMs } from '../audio/frame.js';
 import type { VoiceActivityDetector } from '../audio/vad.js';
 import { type Metrics, observeTurnLatency } from '../observability/metrics.js';
-import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
+import { flowTransferDestinations } from '../agents/flow/schema.js';
+import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, ToolSpec, TtsProvider } from '../providers/types.js';
 import type { TurnLatency } from '../store/store.js';
 import type { AgentConfig } from '../tenants/schema.js';
 import type { MediaHandler, MediaTransport } from '../transports/types.js';
 import type { CallRecorder } from './call-recorder.js';
 import { Channel, iterate } from './channel.js';
-import { type CallControl, LLM_AGENT_TOOLS, runAgentTools, type ToolHost } from './agent-tools.js';
+import { type CallControl, llmAgentTools, runAgentTools, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { AgentReply } from './reply.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
@@ -87,6 +88,7 @@ export class VoiceSession implements MediaHandler {
   private promptedStillThere = false;
   private readonly durationTimer: NodeJS.Timeout;
   private readonly toolHost: ToolHost;
+  private readonly tools: ToolSpec[];
   private readonly startedAtMs: number;
 
   constructor(deps: VoiceSessionDeps) {
@@ -98,9 +100,11 @@ export class VoiceSession implements MediaHandler {
     if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
     this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', 'This call has reached its time limit. Goodbye.'), deps.agent.maxDurationMs);
     this.durationTimer.unref();
+    this.tools = llmAgentTools(deps.agent.transferTargets);
     this.toolHost = {
       recorder: deps.recorder,
       callControl: deps.callControl,
+      transfers: new TransferPolicy(deps.agent.transferTargets, flowTransferDestinations(deps.agent.flow)),
       log: deps.log,
       hangup: (reason) => this.endCall(reason),
       say: (text) => this.say('prompt', text),
@@ -224,7 +228,7 @@ export class VoiceSession implements MediaHandler {
   private answer(cause: ReplyCause): void {
     this.history.push({ role: 'user', content: cause.text });
     const messages = [...this.history];
-    this.speak('answer', (signal) => this.d.llm.complete({ messages, tools: LLM_AGENT_TOOLS }, { signal }), cause);
+    this.speak('answer', (signal) => this.d.llm.complete({ messages, tools: this.tools }, { signal }), cause);
   }
 
   // ---------- replies ----------

@@ -47,6 +47,16 @@ export const agentSchema = z.object({
   maxDurationMs: z.number().int().min(10_000).default(30 * 60_000),
   /** Scripted dialog for the `flow` LLM provider. */
   flow: flowSchema.optional(),
+  /**
+   * Named destinations an LLM agent may transfer calls to (offered as the transfer_call tool).
+   * A transfer anywhere else is refused: a model must never pick an arbitrary number to dial.
+   */
+  transferTargets: z
+    .record(
+      z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lowercase letters, digits, _ and -'),
+      z.string().regex(/^(\+[1-9]\d{6,14}|sips?:[^@\s]+@[^@\s]+)$/, 'an E.164 number or a sip: URI'),
+    )
+    .optional(),
 });
 
 export const tenantSchema = z

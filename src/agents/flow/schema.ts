@@ -201,3 +201,15 @@ export type SlotRequirement = z.infer<typeof slotRequirementSchema>;
 export type SlotDefinition = z.infer<typeof slotDefinitionSchema>;
 /** What a tenant file may contain before defaults (e.g. a state without `intents`). */
 export type FlowInput = z.input<typeof flowSchema>;
+
+/** Every transfer destination the flow names (its intents, completions and fallback). */
+export function flowTransferDestinations(flow: FlowDefinition | undefined): string[] {
+  if (!flow) return [];
+  const actions: (FlowAction | undefined)[] = [flow.fallback?.action];
+  for (const i of flow.globalIntents ?? []) actions.push(i.action);
+  for (const st of Object.values(flow.states)) {
+    actions.push(st.onComplete?.action);
+    for (const i of st.intents) actions.push(i.action);
+  }
+  return actions.flatMap((a) => (a?.type === 'transfer' ? [a.to] : []));
+}
