@@ -48,7 +48,8 @@ serve: build
 	node bin/parley.js serve
 
 bench: build
-	node dist/bench/voice-to-voice.js
+	@node dist/bench/voice-to-voice.js
+	@node dist/bench/provider-overhead.js
 
 clean:
 	rm -rf dist

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { EnergyVad } from '../audio/energy-vad.js';
+import { SileroVad } from '../audio/silero-vad.js';
+import type { VoiceActivityDetector } from '../audio/vad.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CallRecorder } from '../pipeline/call-recorder.js';
 import type { CallControl } from '../pipeline/agent-tools.js';
@@ -69,6 +71,16 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
       log.error({ err: (err as Error).message }, 'cannot build providers for call');
       return new MediaProtocolError('invalid_message', 'agent is misconfigured');
     }
+    let vad: VoiceActivityDetector;
+    try {
+      vad =
+        tenant.agent.vad === 'silero'
+          ? await SileroVad.create({ sampleRateHz: transport.sampleRateHz as 8000 | 16000, onError: (err) => log.warn({ err: (err as Error).message }, 'silero inference failed') })
+          : new EnergyVad({ sampleRateHz: transport.sampleRateHz });
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'cannot load the VAD model');
+      return new MediaProtocolError('invalid_message', 'voice activity detector unavailable');
+    }
     const nowMs = Date.now();
     const call = await d.store.calls.create({
       tenantId: tenant.id,
@@ -90,7 +102,7 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
     const session = new VoiceSession({
       transport,
       ...providers,
-      vad: new EnergyVad({ sampleRateHz: transport.sampleRateHz }),
+      vad,
       agent: tenant.agent,
       recorder,
       metrics: d.metrics,

@@ -39,7 +39,8 @@ export const agentSchema = z.object({
   stt: providerChainSchema.default([{ provider: 'pocketsphinx' }]),
   llm: providerChainSchema.default([{ provider: 'flow' }]),
   tts: providerChainSchema.default([{ provider: 'espeak' }]),
-  vad: z.enum(['energy']).default('energy'),
+  /** energy: adaptive-energy detector (~0.5 µs/frame); silero: Silero v4 neural model via onnxruntime (~0.25 ms per 32 ms). */
+  vad: z.enum(['energy', 'silero']).default('energy'),
   endpointing: endpointingSchema,
   /** Hang up when the caller has said nothing for this long (agent asks once before). */
   maxSilenceMs: z.number().int().min(1000).default(30_000),

@@ -8,6 +8,7 @@ import { E2E_TIMEOUT_MS, getCall, hotelTenant, testServer } from '../support/ser
 
 const TTS_DROPS = '+15550100301';
 const STT_REFUSED = '+15550100302';
+const SILERO = '+15550100303';
 let server: ParleyServer;
 let elevenlabs: FakeElevenLabsServer;
 let deepgram: FakeDeepgram;
@@ -31,7 +32,8 @@ before(async () => {
     phoneNumbers: [STT_REFUSED],
     agent: { ...t.agent, stt: [{ provider: 'deepgram', baseUrl: deepgram.url, apiKey: 'test-key' }, { provider: 'pocketsphinx' }] },
   }));
-  server = await testServer([ttsTenant, sttTenant]);
+  const sileroTenant = await hotelTenant((t) => ({ ...t, id: 'hotel-silero', phoneNumbers: [SILERO], agent: { ...t.agent, vad: 'silero' } }));
+  server = await testServer([ttsTenant, sttTenant, sileroTenant]);
 });
 after(async () => {
   await server.close();
@@ -64,4 +66,13 @@ test('an STT refusing the connection is replaced by the next and the caller is u
   const sw = call.events.find((e) => e.type === 'provider.fallback')?.data;
   assert.deepEqual({ kind: sw?.kind, from: sw?.from, to: sw?.to }, { kind: 'stt', from: 'deepgram', to: 'pocketsphinx' });
   assert.match(String(sw?.reason), /500/);
+});
+
+test('with the Silero VAD a caller is heard, answered, and can interrupt', { timeout: E2E_TIMEOUT_MS }, async () => {
+  const result = await placeSimulatedCall({ baseUrl: server.url, to: SILERO, steps: [{ say: 'what time is breakfast', bargeInAfterMs: 1000 }] });
+  assert.ok(result.clearsReceived >= 1, 'barge-in over the greeting');
+  const call = (await getCall(server, result.callSid)) as Recorded & { turns: { interrupted: boolean }[] };
+  assert.equal(call.turns[0]?.interrupted, true);
+  assert.match(call.turns.find((t) => t.role === 'user')?.text ?? '', /breakfast/);
+  assert.match(call.turns.filter((t) => t.role === 'agent')[1]?.text ?? '', /Breakfast is served/);
 });

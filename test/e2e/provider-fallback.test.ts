@@ -7,14 +7,17 @@ import { type FakeServer, openAiTextChunks, startFakeOpenAi } from '../fakes/ope
 import { E2E_TIMEOUT_MS, getCall, hotelTenant, testServer } from '../support/server.js';
 
 /** One tenant per fake: the LLM chain is the fake OpenAI-compatible server, then the flow agent. */
-const NUMBERS = { healthy: '+15550100201', failing: '+15550100202', stalled: '+15550100203' } as const;
+const NUMBERS = { healthy: '+15550100201', failing: '+15550100202', stalled: '+15550100203', limited: '+15550100204', refused: '+15550100205' } as const;
 let server: ParleyServer;
-const fakes: Record<keyof typeof NUMBERS, FakeServer> = {} as never;
+const fakes: Record<Exclude<keyof typeof NUMBERS, 'refused'>, FakeServer> = {} as never;
+/** Nothing listens on port 1 of loopback: connection refused. */
+const REFUSED_URL = 'http://127.0.0.1:1/v1';
 
 before(async () => {
   fakes.healthy = await startFakeOpenAi({ chunks: openAiTextChunks(['Breakfast ', 'is from seven ', 'to ten.']) });
   fakes.failing = await startFakeOpenAi({ status: 500 });
   fakes.stalled = await startFakeOpenAi({ stallBeforeFirstByte: true });
+  fakes.limited = await startFakeOpenAi({ status: 429 });
   const tenants: TenantConfig[] = [];
   for (const [kind, number] of Object.entries(NUMBERS) as [keyof typeof NUMBERS, string][]) {
     tenants.push(
@@ -26,7 +29,7 @@ before(async () => {
           ...t.agent,
           greeting: 'Seaview Hotel.',
           systemPrompt: 'You are the front desk of the Seaview Hotel.',
-          llm: [{ provider: 'openai', baseUrl: `${fakes[kind].url}`, model: 'test-model', apiKey: 'sk-test-secret' }, { provider: 'flow' }],
+          llm: [{ provider: 'openai', baseUrl: kind === 'refused' ? REFUSED_URL : fakes[kind].url, model: 'test-model', apiKey: 'sk-test-secret' }, { provider: 'flow' }],
         },
       })),
     );
@@ -80,3 +83,17 @@ test('an LLM that accepts the request and says nothing is abandoned at the first
   const firstTokenMs = latency.llmFirstTokenMs ?? -1;
   assert.ok(firstTokenMs >= 1500 && firstTokenMs < 2500, JSON.stringify(latency));
 });
+
+for (const [kind, expected] of [
+  ['limited', /429/],
+  ['refused', /ECONNREFUSED|refused|connect/i],
+] as const) {
+  test(`an LLM answering ${kind === 'limited' ? 'HTTP 429' : 'with a refused connection'} fails over and the call goes on`, { timeout: E2E_TIMEOUT_MS }, async () => {
+    const { agent, latency, events } = await ask(NUMBERS[kind]);
+    assert.match(agent, /Breakfast is served/);
+    const sw = events.find((e) => e.type === 'provider.fallback');
+    assert.equal(sw?.data.to, 'flow');
+    assert.match(String(sw?.data.reason), expected);
+    assert.ok((latency.llmFirstTokenMs ?? Infinity) < 1000, `fail-over took ${latency.llmFirstTokenMs} ms`);
+  });
+}

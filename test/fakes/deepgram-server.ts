@@ -34,6 +34,8 @@ export interface FakeDeepgramScript {
   stall?: 'upgrade' | 'finalize';
   /** Hold each Finalize's answer until the next Finalize, then send it first (a late answer, deterministically). */
   deferFinalizeReplies?: boolean;
+  /** Answer each Finalize this long after it arrives (a provider's finalization latency). Default 0: at once. */
+  finalizeDelayMs?: number;
 }
 
 /** Everything the fake saw, for assertions. */
@@ -175,9 +177,17 @@ export async function startFakeDeepgram(script: FakeDeepgramScript = {}): Promis
           }),
         );
         finalizedSec = streamSec;
-        for (const r of deferred.splice(0)) ws.send(r);
-        if (script.deferFinalizeReplies) deferred.push(...replies);
-        else for (const r of replies) ws.send(r);
+        const answer = (): void => {
+          for (const r of deferred.splice(0)) ws.send(r);
+          if (script.deferFinalizeReplies) deferred.push(...replies);
+          else for (const r of replies) ws.send(r);
+        };
+        const delayMs = script.finalizeDelayMs ?? 0;
+        if (delayMs > 0) {
+          setTimeout(() => {
+            if (ws.readyState === ws.OPEN) answer();
+          }, delayMs);
+        } else answer();
       } else if (type === 'CloseStream') {
         ws.send(JSON.stringify({ type: 'Metadata', request_id: 'fake-request', duration: streamSec, channels: 1 }));
         ws.close(1000);

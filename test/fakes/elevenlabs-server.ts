@@ -35,6 +35,12 @@ export interface FakeElevenLabsScript {
   /** Audio per message. Default 100 ms (odd byte counts for PCM formats do not occur; base64 splits do). */
   readonly messageMs?: number;
   readonly toneHz?: number;
+  /**
+   * Wait this long after a connection's first non-blank text before sending its first audio (a
+   * provider's time to first byte); later answers on that connection queue behind it in order.
+   * Default 0: audio is sent at once.
+   */
+  readonly firstAudioDelayMs?: number;
   readonly fault?: FakeElevenLabsFault | ((connectionIndex: number) => FakeElevenLabsFault | undefined);
 }
 
@@ -122,6 +128,14 @@ export async function startFakeElevenLabs(script: FakeElevenLabsScript = {}): Pr
     const format = FORMATS[rec.query.output_format ?? 'mp3_44100_128'];
     let audioMessagesSent = 0;
     let dead = false;
+    /** Answers queued behind the first-audio delay, if one is running. */
+    let pending: Promise<void> | undefined;
+    const answer = (fn: () => void): void => {
+      if (pending) pending = pending.then(() => {
+        if (!dead) fn();
+      });
+      else fn();
+    };
     ws.on('close', () => {
       rec.closed = true;
       dead = true;
@@ -166,13 +180,21 @@ export async function startFakeElevenLabs(script: FakeElevenLabsScript = {}): Pr
       if (typeof msg.text !== 'string') return fail('text is required', 'invalid_message');
       if (fault?.kind === 'silent') return;
       if (msg.text === '') {
-        ws.send(JSON.stringify({ isFinal: true }));
-        ws.close(1000);
+        answer(() => {
+          ws.send(JSON.stringify({ isFinal: true }));
+          ws.close(1000);
+        });
         return;
       }
       if (fault?.kind === 'error-message') return fail(fault.message, fault.error ?? 'fake_error');
       if (msg.text.trim() === '') return;
-      sendAudio(fakeTone(script.audioMsPerChunk ?? 300, format!.rateHz, script.toneHz));
+      const delayMs = script.firstAudioDelayMs ?? 0;
+      if (audioMessagesSent === 0 && pending === undefined && delayMs > 0) {
+        pending = new Promise<void>((resolve) => setTimeout(resolve, delayMs));
+      }
+      answer(() => {
+        sendAudio(fakeTone(script.audioMsPerChunk ?? 300, format!.rateHz, script.toneHz));
+      });
     });
   }
 
