@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { AudioFrame } from '../../audio/frame.js';
 import { pcm16ToBytesLE } from '../../audio/pcm16.js';
 import { ProviderError, type CallOptions, type SttProvider, type TranscriptEvent } from '../types.js';
+import { pumpUtterance, type UtteranceSlot } from './utterance-pump.js';
 
 const PROVIDER = 'deepgram';
 
@@ -177,7 +178,7 @@ export class DeepgramStt implements SttProvider {
   private readonly keepAliveMs: number;
   private readonly finalizeTimeoutMs: number;
   private socket: LiveSocket | undefined;
-  private active: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
+  private readonly slot: UtteranceSlot = { current: undefined };
   private closed = false;
 
   /** @param options see {@link DeepgramSttOptions}; validate tenant input with {@link deepgramSttOptionsSchema} first. */
@@ -197,51 +198,15 @@ export class DeepgramStt implements SttProvider {
    */
   async *transcribe(audio: AsyncIterable<AudioFrame>, o: CallOptions): AsyncIterable<TranscriptEvent> {
     if (this.closed) throw new ProviderError(PROVIDER, 'transcribe() after close()', false);
-    if (this.active) throw new ProviderError(PROVIDER, 'one utterance at a time per provider', false);
-    const queue: TranscriptEvent[] = [];
-    let wake: (() => void) | undefined;
-    let finished = false;
-    let failure: unknown;
-    const emit = (ev: TranscriptEvent): void => {
-      queue.push(ev);
-      wake?.();
-    };
-    const stop = new AbortController(); // close() or the consumer abandoning the iterator
-    const signal = AbortSignal.any([o.signal, stop.signal]);
-    const done = this.runUtterance(audio, signal, emit)
-      .catch((err: unknown) => void (failure = err))
-      .finally(() => {
-        finished = true;
-        wake?.();
-      });
-    const active = { stop, done };
-    this.active = active;
-    void done.then(() => {
-      if (this.active === active) this.active = undefined;
-    });
-    try {
-      for (;;) {
-        const ev = queue.shift();
-        if (ev) {
-          yield ev;
-          continue;
-        }
-        if (finished) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-      if (failure !== undefined && !signal.aborted) throw failure;
-    } finally {
-      stop.abort();
-      await done;
-    }
+    if (this.slot.current) throw new ProviderError(PROVIDER, 'one utterance at a time per provider', false);
+    yield* pumpUtterance((signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
   }
 
   /** Sends CloseStream, waits briefly for Deepgram to close the socket, and stops keep-alives. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const active = this.active;
+    const active = this.slot.current;
     if (active) {
       active.stop.abort();
       await active.done;

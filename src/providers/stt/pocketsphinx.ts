@@ -10,6 +10,7 @@ import type { AudioFrame } from '../../audio/frame.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import { ProviderError, type CallOptions, type SttProvider, type TranscriptEvent } from '../types.js';
 import type { DecoderHandle, PocketsphinxEngine } from './pocketsphinx-engine.js';
+import { pumpUtterance, type UtteranceSlot } from './utterance-pump.js';
 
 const PROVIDER = 'pocketsphinx';
 
@@ -42,7 +43,7 @@ export class PocketsphinxStt implements SttProvider {
   readonly name = PROVIDER;
   private decoder: Promise<DecoderHandle> | undefined;
   /** The utterance currently using the decoder; its pump never rejects. */
-  private active: { readonly stop: AbortController; readonly pump: Promise<void> } | undefined;
+  private readonly slot: UtteranceSlot = { current: undefined };
   private closed = false;
 
   constructor(
@@ -52,57 +53,18 @@ export class PocketsphinxStt implements SttProvider {
 
   async *transcribe(audio: AsyncIterable<AudioFrame>, o: CallOptions): AsyncIterable<TranscriptEvent> {
     if (this.closed) throw new ProviderError(PROVIDER, 'transcribe() after close()', false);
-    if (this.active) throw new ProviderError(PROVIDER, 'one utterance at a time per provider', false);
-    // The pump decodes independently of how fast the consumer pulls; events wait in this queue.
-    const queue: TranscriptEvent[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    let failure: unknown;
-    const emit = (ev: TranscriptEvent): void => {
-      queue.push(ev);
-      wake?.();
-    };
-    const stop = new AbortController(); // close() or the consumer abandoning the iterator
-    const signal = AbortSignal.any([o.signal, stop.signal]);
-    const pump = this.runUtterance(audio, signal, emit)
-      .catch((err: unknown) => void (failure = err))
-      .finally(() => {
-        done = true;
-        wake?.();
-      });
-    const active = { stop, pump };
-    this.active = active;
-    void pump.then(() => {
-      if (this.active === active) this.active = undefined;
-    });
-    try {
-      for (;;) {
-        const ev = queue.shift();
-        if (ev) {
-          yield ev;
-          continue;
-        }
-        if (done) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-      // Aborted utterances just end (CallOptions contract); real failures propagate unchanged —
-      // decoder failures are already ProviderErrors, input errors belong to the caller.
-      if (failure !== undefined && !signal.aborted) throw failure;
-    } finally {
-      stop.abort();
-      await pump;
-    }
+    if (this.slot.current) throw new ProviderError(PROVIDER, 'one utterance at a time per provider', false);
+    yield* pumpUtterance((signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
   }
 
   /** Releases the decoder to the engine's pool (aborting any utterance in progress). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const active = this.active;
+    const active = this.slot.current;
     if (active) {
       active.stop.abort();
-      await active.pump;
+      await active.done;
     }
     const decoder = this.decoder;
     this.decoder = undefined;
