@@ -23,6 +23,7 @@ import type { TenantConfig } from '../src/tenants/schema.js';
 import { startFakeDeepgram, type FakeDeepgramUtterance } from '../test/fakes/deepgram-server.js';
 import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
 import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
+import { type Latency, summary } from './stats.js';
 
 const ADMIN_KEY = 'bench-key';
 const NUMBER = '+15550100000';
@@ -32,25 +33,6 @@ const ARRIVAL_SPREAD_MS = 5_000;
 const PROVIDER_LATENCY = { sttFinalMs: 150, llmFirstTokenMs: 300, ttsFirstAudioMs: 150 } as const;
 const OVERHEAD_P50_TARGET_MS = 20;
 const CALLER_LINES = ['what time is breakfast', 'when does the pool open', 'do you have parking'] as const;
-
-function percentile(values: number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? null;
-}
-
-function summary(values: number[]): { n: number; p50: number | null; p95: number | null; max: number | null } {
-  return { n: values.length, p50: percentile(values, 50), p95: percentile(values, 95), max: values.length ? Math.max(...values) : null };
-}
-
-interface Latency {
-  voiceToVoiceMs: number | null;
-  parleyOverheadMs: number | null;
-  sttFinalMs: number | null;
-  llmFirstTokenMs: number | null;
-  ttsFirstAudioMs: number | null;
-  endpointingMs: number | null;
-}
 
 /** The three fakes, answering at PROVIDER_LATENCY. */
 async function startFakes(calls: number) {

@@ -17,30 +17,12 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { startServer } from '../src/server/server.js';
 import { parseTenantDocument } from '../src/tenants/loader.js';
+import { type Latency, summary } from './stats.js';
 
 const ADMIN_KEY = 'bench-key';
 const NUMBER = '+15550100000';
 /** Calls of one scenario start evenly spread over this window. */
 const ARRIVAL_SPREAD_MS = 8_000;
-
-function percentile(values: number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? null;
-}
-
-function summary(values: number[]): { n: number; p50: number | null; p95: number | null; max: number | null } {
-  return { n: values.length, p50: percentile(values, 50), p95: percentile(values, 95), max: values.length ? Math.max(...values) : null };
-}
-
-interface Latency {
-  voiceToVoiceMs: number | null;
-  parleyOverheadMs: number | null;
-  sttFinalMs: number | null;
-  llmFirstTokenMs: number | null;
-  ttsFirstAudioMs: number | null;
-  endpointingMs: number | null;
-}
 
 async function main(): Promise<void> {
   const arg = process.argv.indexOf('--calls');
