@@ -2,6 +2,7 @@
 // the streaming wire format of OpenAI-compatible and Anthropic chat APIs.
 import { ProviderError } from '../types.js';
 import { connectError, providerHttpError } from './errors.js';
+import { IdleAbort } from './idle-abort.js';
 
 /** One dispatched event. `data` lines are joined with '\n'; `event` is absent for the default type. */
 export interface SseEvent {
@@ -104,58 +105,44 @@ export interface SseRequest {
  */
 export async function* postSse(req: SseRequest): AsyncGenerator<SseEvent> {
   if (req.signal.aborted) return;
-  // Our own controller: aborted by the caller's signal or by the idle timer; fetch and the
-  // body reader both follow it.
-  const ac = new AbortController();
-  const onCallerAbort = (): void => ac.abort();
-  req.signal.addEventListener('abort', onCallerAbort, { once: true });
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, req.idleTimeoutMs);
-  };
+  // Aborted by the caller's signal or by the idle deadline; fetch and the body reader both follow it.
+  const idle = new IdleAbort(req.signal, req.idleTimeoutMs);
   const timeoutError = (): ProviderError =>
     new ProviderError(req.provider, `timed out: no data for ${req.idleTimeoutMs} ms`, true);
   try {
-    arm();
+    idle.arm();
     let res: Response;
     try {
       res = await fetch(req.url, {
         method: 'POST',
         headers: req.headers,
         body: JSON.stringify(req.body),
-        signal: ac.signal,
+        signal: idle.signal,
       });
     } catch (err) {
       if (req.signal.aborted) return;
-      if (timedOut) throw timeoutError();
+      if (idle.timedOut) throw timeoutError();
       throw connectError(req.provider, err, req.secrets);
     }
     if (!res.ok) {
-      clearTimeout(timer);
+      idle.pause();
       throw await providerHttpError(req.provider, res, req.secrets);
     }
     if (res.body === null) throw new ProviderError(req.provider, 'response has no body', true);
     try {
-      for await (const ev of readSse(res.body, ac.signal)) {
-        arm();
+      for await (const ev of readSse(res.body, idle.signal)) {
+        idle.arm();
         yield ev;
         if (req.signal.aborted) return;
       }
     } catch (err) {
       if (req.signal.aborted) return;
-      if (timedOut) throw timeoutError();
+      if (idle.timedOut) throw timeoutError();
       throw connectError(req.provider, err, req.secrets);
     }
     if (req.signal.aborted) return;
-    if (timedOut) throw timeoutError();
+    if (idle.timedOut) throw timeoutError();
   } finally {
-    clearTimeout(timer);
-    req.signal.removeEventListener('abort', onCallerAbort);
-    ac.abort(); // releases the connection if the consumer stopped early
+    idle.dispose(); // releases the connection if the consumer stopped early
   }
 }

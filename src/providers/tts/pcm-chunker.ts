@@ -9,6 +9,7 @@ import { audioFrame, type AudioFrame } from '../../audio/frame.js';
 import { mulawDecode } from '../../audio/mulaw.js';
 import { pcm16FromBytesLE } from '../../audio/pcm16.js';
 import { ProviderError } from '../types.js';
+import { IdleAbort } from '../http/idle-abort.js';
 
 /** Frame size yielded downstream: small enough for prompt barge-in, large enough to keep overhead low. */
 export const TTS_FRAME_DURATION_MS = 20;
@@ -126,30 +127,19 @@ const MAX_ERROR_DETAIL_CHARS = 300;
 export async function* fetchPcmFrames(r: PcmHttpRequest): AsyncGenerator<AudioFrame> {
   if (r.signal.aborted) return;
   const redact = (s: string): string => (r.secret ? s.split(r.secret).join('***') : s);
-  const ctl = new AbortController();
-  const onAbort = (): void => ctl.abort();
-  r.signal.addEventListener('abort', onAbort, { once: true });
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort();
-    }, r.timeoutMs);
-  };
+  const idle = new IdleAbort(r.signal, r.timeoutMs);
   const failure = (phase: string, err: unknown): ProviderError => {
-    if (timedOut) return new ProviderError(r.provider, `no response from the server for ${r.timeoutMs} ms (${phase})`, true);
+    if (idle.timedOut) return new ProviderError(r.provider, `no response from the server for ${r.timeoutMs} ms (${phase})`, true);
     const msg = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
     return new ProviderError(r.provider, `${phase}: ${redact(msg)}`, true, { cause: err });
   };
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let finished = false;
   try {
-    arm();
+    idle.arm();
     let res: Response;
     try {
-      res = await fetch(r.url, { ...r.init, signal: ctl.signal });
+      res = await fetch(r.url, { ...r.init, signal: idle.signal });
     } catch (err) {
       if (r.signal.aborted) return;
       throw failure('request failed', err);
@@ -168,7 +158,7 @@ export async function* fetchPcmFrames(r: PcmHttpRequest): AsyncGenerator<AudioFr
     if (!res.body) throw new ProviderError(r.provider, 'response has no body', true);
     reader = res.body.getReader();
     for (;;) {
-      arm();
+      idle.arm();
       let chunk: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
       try {
         chunk = await reader.read();
@@ -176,7 +166,7 @@ export async function* fetchPcmFrames(r: PcmHttpRequest): AsyncGenerator<AudioFr
         if (r.signal.aborted) return;
         throw failure('connection dropped mid-stream', err);
       }
-      clearTimeout(timer);
+      idle.pause();
       if (chunk.done) break;
       for (const f of r.chunker.push(chunk.value)) {
         yield f;
@@ -186,12 +176,8 @@ export async function* fetchPcmFrames(r: PcmHttpRequest): AsyncGenerator<AudioFr
     finished = true;
     for (const f of r.chunker.end()) yield f;
   } finally {
-    clearTimeout(timer);
-    r.signal.removeEventListener('abort', onAbort);
     // Aborted, failed or abandoned by the consumer: release the connection now rather than at GC.
-    if (!finished) {
-      ctl.abort();
-      reader?.cancel().catch(() => undefined);
-    }
+    idle.dispose(!finished);
+    if (!finished) reader?.cancel().catch(() => undefined);
   }
 }
