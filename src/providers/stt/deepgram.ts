@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { AudioFrame } from '../../audio/frame.js';
 import { pcm16ToBytesLE } from '../../audio/pcm16.js';
 import { ProviderError, type CallOptions, type SttProvider, type TranscriptEvent } from '../types.js';
-import { pumpUtterance, type UtteranceSlot } from './utterance-pump.js';
+import { pumpUtterance, stopUtterance, type UtteranceSlot } from './utterance-pump.js';
 
 const PROVIDER = 'deepgram';
 
@@ -198,19 +198,14 @@ export class DeepgramStt implements SttProvider {
    */
   async *transcribe(audio: AsyncIterable<AudioFrame>, o: CallOptions): AsyncIterable<TranscriptEvent> {
     if (this.closed) throw new ProviderError(PROVIDER, 'transcribe() after close()', false);
-    if (this.slot.current) throw new ProviderError(PROVIDER, 'one utterance at a time per provider', false);
-    yield* pumpUtterance((signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
+    yield* pumpUtterance(PROVIDER, (signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
   }
 
   /** Sends CloseStream, waits briefly for Deepgram to close the socket, and stops keep-alives. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const active = this.slot.current;
-    if (active) {
-      active.stop.abort();
-      await active.done;
-    }
+    await stopUtterance(this.slot);
     const socket = this.socket;
     this.socket = undefined;
     await socket?.shutdown();

@@ -10,7 +10,7 @@ import type { AudioFrame } from '../../audio/frame.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import { ProviderError, type CallOptions, type SttProvider, type TranscriptEvent } from '../types.js';
 import type { DecoderHandle, PocketsphinxEngine } from './pocketsphinx-engine.js';
-import { pumpUtterance, type UtteranceSlot } from './utterance-pump.js';
+import { pumpUtterance, stopUtterance, type UtteranceSlot } from './utterance-pump.js';
 
 const PROVIDER = 'pocketsphinx';
 
@@ -53,19 +53,14 @@ export class PocketsphinxStt implements SttProvider {
 
   async *transcribe(audio: AsyncIterable<AudioFrame>, o: CallOptions): AsyncIterable<TranscriptEvent> {
     if (this.closed) throw new ProviderError(PROVIDER, 'transcribe() after close()', false);
-    if (this.slot.current) throw new ProviderError(PROVIDER, 'one utterance at a time per provider', false);
-    yield* pumpUtterance((signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
+    yield* pumpUtterance(PROVIDER, (signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
   }
 
   /** Releases the decoder to the engine's pool (aborting any utterance in progress). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const active = this.slot.current;
-    if (active) {
-      active.stop.abort();
-      await active.done;
-    }
+    await stopUtterance(this.slot);
     const decoder = this.decoder;
     this.decoder = undefined;
     if (decoder) (await decoder.catch(() => undefined))?.release();

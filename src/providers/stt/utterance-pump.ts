@@ -1,4 +1,4 @@
-import type { TranscriptEvent } from '../types.js';
+import { ProviderError, type TranscriptEvent } from '../types.js';
 
 /** The utterance a provider is transcribing: stop it, and wait until it has wound down. */
 export interface UtteranceRun {
@@ -18,10 +18,12 @@ export interface UtteranceSlot {
  * failure unchanged once its events are consumed.
  */
 export async function* pumpUtterance(
+  provider: string,
   run: (signal: AbortSignal, emit: (ev: TranscriptEvent) => void) => Promise<void>,
   outer: AbortSignal,
   slot: UtteranceSlot,
 ): AsyncGenerator<TranscriptEvent> {
+  if (slot.current) throw new ProviderError(provider, 'one utterance at a time per provider', false);
   const queue: TranscriptEvent[] = [];
   let wake: (() => void) | undefined;
   let finished = false;
@@ -59,4 +61,12 @@ export async function* pumpUtterance(
     stop.abort();
     await done;
   }
+}
+
+/** Stops the slot's running utterance, if any, and waits until its work has wound down. */
+export async function stopUtterance(slot: UtteranceSlot): Promise<void> {
+  const running = slot.current;
+  if (!running) return;
+  running.stop.abort();
+  await running.done;
 }
