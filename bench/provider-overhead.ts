@@ -12,7 +12,6 @@
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { placeSimulatedCall } from '../src/cli/simulated-caller.js';
 import { loadConfig } from '../src/config.js';
@@ -23,7 +22,7 @@ import type { TenantConfig } from '../src/tenants/schema.js';
 import { startFakeDeepgram, type FakeDeepgramUtterance } from '../test/fakes/deepgram-server.js';
 import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
 import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
-import { type Latency, summary } from './stats.js';
+import { answerLatencies, type Latency, measureProcess, stage, summary } from './stats.js';
 
 const ADMIN_KEY = 'bench-key';
 const NUMBER = '+15550100000';
@@ -93,39 +92,24 @@ async function main(): Promise<void> {
       logger: createLogger({ level: 'warn', destination: process.stderr }),
     });
     try {
-      const startedAt = performance.now();
-      const cpuBefore = process.cpuUsage();
-      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-      loopDelay.enable();
-      let peakRssBytes = process.memoryUsage().rss;
-      const rssTimer = setInterval(() => {
-        peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
-      }, 250);
-      const results = await Promise.all(
-        Array.from({ length: calls }, async (_, i) => {
-          await new Promise((r) => setTimeout(r, calls > 1 ? (i * ARRIVAL_SPREAD_MS) / calls : 0));
-          return placeSimulatedCall({
-            baseUrl: server.url,
-            to: NUMBER,
-            from: `+1555555${String(1000 + i)}`,
-            steps: CALLER_LINES.map((say) => ({ say })),
-          });
-        }),
+      const { result: results, cost } = await measureProcess(() =>
+        Promise.all(
+          Array.from({ length: calls }, async (_, i) => {
+            await new Promise((r) => setTimeout(r, calls > 1 ? (i * ARRIVAL_SPREAD_MS) / calls : 0));
+            return placeSimulatedCall({
+              baseUrl: server.url,
+              to: NUMBER,
+              from: `+1555555${String(1000 + i)}`,
+              steps: CALLER_LINES.map((say) => ({ say })),
+            });
+          }),
+        ),
       );
-      loopDelay.disable();
-      clearInterval(rssTimer);
-      const wallMs = performance.now() - startedAt;
-      const cpu = process.cpuUsage(cpuBefore);
-      const latencies: Latency[] = [];
-      for (const r of results) {
-        const res = await fetch(`${server.url}/v1/calls/${r.callSid}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-        const call = (await res.json()) as { turns: { role: string; latency?: Latency | null }[] };
-        for (const t of call.turns) if (t.role === 'agent' && t.latency && t.latency.voiceToVoiceMs !== null) latencies.push(t.latency);
-      }
-      const pick = (k: keyof Latency): number[] => latencies.map((l) => l[k]).filter((v): v is number => typeof v === 'number');
+      const latencies = await answerLatencies(server.url, ADMIN_KEY, results.map((r) => r.callSid));
+      const pick = (k: keyof Latency): number[] => stage(latencies, k);
       scenarios.push({
         concurrentCalls: calls,
-        wallS: Math.round(wallMs / 100) / 10,
+        ...cost,
         turns: latencies.length,
         expectedTurns: calls * CALLER_LINES.length,
         voiceToVoiceMs: summary(pick('voiceToVoiceMs')),
@@ -135,9 +119,6 @@ async function main(): Promise<void> {
         llmFirstTokenMs: summary(pick('llmFirstTokenMs')),
         ttsFirstAudioMs: summary(pick('ttsFirstAudioMs')),
         heardByCallerMs: summary(results.flatMap((r) => r.utterances.map((u) => u.heardLatencyMs)).filter((v): v is number => v !== undefined)),
-        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
-        processCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10,
-        peakRssMb: Math.round(peakRssBytes / 1e6),
       });
     } finally {
       await server.close();

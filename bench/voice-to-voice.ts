@@ -10,14 +10,13 @@
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { placeSimulatedCall } from '../src/cli/simulated-caller.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { startServer } from '../src/server/server.js';
 import { parseTenantDocument } from '../src/tenants/loader.js';
-import { type Latency, summary } from './stats.js';
+import { answerLatencies, type Latency, measureProcess, stage, summary } from './stats.js';
 
 const ADMIN_KEY = 'bench-key';
 const NUMBER = '+15550100000';
@@ -43,42 +42,24 @@ async function main(): Promise<void> {
     });
     try {
       await new Promise((r) => setTimeout(r, 400 * calls)); // let the warm decoders load
-      const startedAt = performance.now();
-      const cpuBefore = process.cpuUsage();
-      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-      loopDelay.enable();
-      let peakRssBytes = 0;
-      const rssTimer = setInterval(() => {
-        peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
-      }, 250);
-      const results = await Promise.all(
-        Array.from({ length: calls }, async (_, i) => {
-          await new Promise((r) => setTimeout(r, calls > 1 ? (i * ARRIVAL_SPREAD_MS) / calls : 0));
-          return placeSimulatedCall({
-            baseUrl: server.url,
-            to: NUMBER,
-            from: `+1555555${String(1000 + i)}`,
-            steps: [{ say: 'what time is breakfast' }, { say: 'when does the pool open' }, { say: 'goodbye' }],
-          });
-        }),
+      const { result: results, cost } = await measureProcess(() =>
+        Promise.all(
+          Array.from({ length: calls }, async (_, i) => {
+            await new Promise((r) => setTimeout(r, calls > 1 ? (i * ARRIVAL_SPREAD_MS) / calls : 0));
+            return placeSimulatedCall({
+              baseUrl: server.url,
+              to: NUMBER,
+              from: `+1555555${String(1000 + i)}`,
+              steps: [{ say: 'what time is breakfast' }, { say: 'when does the pool open' }, { say: 'goodbye' }],
+            });
+          }),
+        ),
       );
-      loopDelay.disable();
-      clearInterval(rssTimer);
-      const wallMs = performance.now() - startedAt;
-      const cpu = process.cpuUsage(cpuBefore);
-      const latencies: Latency[] = [];
-      for (const r of results) {
-        const res = await fetch(`${server.url}/v1/calls/${r.callSid}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-        const call = (await res.json()) as { turns: { role: string; latency: Latency }[] };
-        for (const t of call.turns) if (t.role === 'agent' && t.latency.voiceToVoiceMs !== null) latencies.push(t.latency);
-      }
-      const pick = (k: keyof Latency): number[] => latencies.map((l) => l[k]).filter((v): v is number => typeof v === 'number');
+      const latencies = await answerLatencies(server.url, ADMIN_KEY, results.map((r) => r.callSid));
+      const pick = (k: keyof Latency): number[] => stage(latencies, k);
       scenarios.push({
         concurrentCalls: calls,
-        wallS: Math.round(wallMs / 100) / 10,
-        mainThreadCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10,
-        peakRssMb: Math.round(peakRssBytes / 1e6),
-        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+        ...cost,
         turns: latencies.length,
         voiceToVoiceMs: summary(pick('voiceToVoiceMs')),
         parleyOverheadMs: summary(pick('parleyOverheadMs')),
