@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { startServer } from '../src/server/server.js';
 import { parseTenantDocument } from '../src/tenants/loader.js';
-import type { TenantConfig } from '../src/tenants/schema.js';
+import type { AgentConfig, TenantConfig } from '../src/tenants/schema.js';
 import { startFakeDeepgram, type FakeDeepgramUtterance } from '../test/fakes/deepgram-server.js';
 import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
 import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
@@ -63,13 +63,15 @@ async function startFakes(calls: number) {
 function tenantFor(hotel: TenantConfig, fakes: Awaited<ReturnType<typeof startFakes>>): TenantConfig {
   return {
     ...hotel,
-    agent: {
-      ...hotel.agent,
+    agents: {
+      default: {
+      ...(hotel.agents.default as AgentConfig),
       // A short greeting keeps the benchmark about turns, not the welcome speech.
       greeting: 'Seaview Hotel, how can I help?',
       stt: [{ provider: 'deepgram', baseUrl: fakes.deepgram.url, apiKey: 'test-key', finalizeTimeoutMs: 1500 }],
       llm: [{ provider: 'openai', baseUrl: fakes.openai.url, model: 'fake', apiKey: 'x' }],
       tts: [{ provider: 'elevenlabs', baseUrl: fakes.elevenlabs.url, apiKey: 'test-elevenlabs-key', voiceId: 'v' }],
+      },
     },
   } as TenantConfig;
 }
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
   for (const calls of levels) {
     const fakes = await startFakes(calls);
     const tenant = tenantFor(hotel, fakes);
-    endpointingSilenceMs = tenant.agent.endpointing.silenceMs;
+    endpointingSilenceMs = (tenant.agents.default as AgentConfig).endpointing.silenceMs;
     const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'));
     const server = await startServer({
       config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY }),

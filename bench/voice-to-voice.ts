@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const tenantFile = new URL('../../tenants/hotel.yaml', import.meta.url);
   const hotel = parseTenantDocument('hotel.yaml', await readFile(tenantFile, 'utf8'), {});
   // A short greeting keeps the benchmark about turns, not the welcome speech.
-  const tenant = { ...hotel, agent: { ...hotel.agent, greeting: 'Seaview Hotel, how can I help?' } };
+  const tenant = { ...hotel, agents: { default: { ...(hotel.agents.default as NonNullable<(typeof hotel.agents)[string]>), greeting: 'Seaview Hotel, how can I help?' } } };
   const scenarios = [];
   for (const calls of levels) {
     // A fresh server per scenario, with one warm decoder per concurrent call: a process holding
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       {
         bench: 'voice-to-voice',
         providers: { stt: 'pocketsphinx', llm: 'flow', tts: 'espeak' },
-        endpointingSilenceMs: tenant.agent.endpointing.silenceMs,
+        endpointingSilenceMs: tenant.agents.default.endpointing.silenceMs,
         arrivalSpreadMs: ARRIVAL_SPREAD_MS,
         note: 'voiceToVoice = caller stops speaking → first agent audio on the wire; parleyOverhead = voiceToVoice − endpointing − STT − agent − TTS',
         scenarios,

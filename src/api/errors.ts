@@ -20,7 +20,12 @@ export const errorCatalog = {
   malformed_request: { status: 400, message: 'Malformed request', retryable: false },
   payload_too_large: { status: 413, message: 'Request body too large', retryable: false },
   unsupported_media_type: { status: 415, message: 'Unsupported content type', retryable: false },
+  conflict: { status: 409, message: 'The resource already exists or is in a conflicting state', retryable: false },
+  read_only: { status: 409, message: 'This resource is defined in a file on the server and is read-only through the API', retryable: false },
+  not_configured: { status: 422, message: 'The tenant is missing configuration this request needs', retryable: false },
+  quota_exceeded: { status: 429, message: 'A tenant quota is exhausted', retryable: true },
   rate_limited: { status: 429, message: 'Too many requests', retryable: true },
+  upstream_failed: { status: 502, message: 'A carrier or provider request failed', retryable: true },
   internal: { status: 500, message: 'Internal server error', retryable: false },
   unavailable: { status: 503, message: 'Service temporarily unavailable', retryable: true },
 } as const satisfies Record<string, { status: number; message: string; retryable: boolean }>;
@@ -38,14 +43,17 @@ export class ApiError extends Error {
   readonly status: number;
   readonly retryable: boolean;
   readonly details?: unknown;
+  /** Extra response headers, e.g. Retry-After on quota_exceeded. */
+  readonly headers?: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, o: { message?: string; details?: unknown; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, o: { message?: string; details?: unknown; cause?: unknown; headers?: Record<string, string> } = {}) {
     super(o.message ?? errorCatalog[code].message, { cause: o.cause });
     this.name = 'ApiError';
     this.code = code;
     this.status = errorCatalog[code].status;
     this.retryable = errorCatalog[code].retryable;
     if (o.details !== undefined) this.details = o.details;
+    if (o.headers !== undefined) this.headers = o.headers;
   }
 }
 
@@ -56,6 +64,7 @@ export function errorBody(e: ApiError): ErrorBody {
 
 /** Sends an ApiError as the reply (for hooks that answer directly). */
 export function sendApiError(reply: FastifyReply, e: ApiError): FastifyReply {
+  for (const [k, v] of Object.entries(e.headers ?? {})) reply.header(k, v);
   return reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e));
 }
 

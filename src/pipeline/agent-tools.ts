@@ -6,8 +6,11 @@ export const TRANSFER_FAILED_REPLY = "I'm sorry, I couldn't connect you right no
 
 /** Actions on the live call that happen outside the media stream (carrier REST APIs). */
 export interface CallControl {
-  /** Moves the caller to `to`; the media stream ends when the carrier acts on it. */
-  transfer(to: string): Promise<void>;
+  /**
+   * Moves the caller to `to`; the media stream ends when the carrier acts on it. Warm: the person
+   * answering first hears `briefing` (a summary of the call so far), then is connected.
+   */
+  transfer(to: string, o?: { mode?: 'cold' | 'warm'; briefing?: string }): Promise<void>;
 }
 
 const END_CALL_TOOL: ToolSpec = {

@@ -100,11 +100,12 @@ export class VoiceSession implements MediaHandler {
     if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
     this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', 'This call has reached its time limit. Goodbye.'), deps.agent.maxDurationMs);
     this.durationTimer.unref();
-    this.tools = llmAgentTools(deps.agent.transferTargets);
+    const targets = Object.fromEntries(Object.entries(deps.agent.transferTargets ?? {}).map(([k, v]) => [k, v.to]));
+    this.tools = llmAgentTools(targets);
     this.toolHost = {
       recorder: deps.recorder,
       callControl: deps.callControl,
-      transfers: new TransferPolicy(deps.agent.transferTargets, flowTransferDestinations(deps.agent.flow)),
+      transfers: new TransferPolicy(targets, flowTransferDestinations(deps.agent.flow)),
       log: deps.log,
       hangup: (reason) => this.endCall(reason),
       say: (text) => this.say('prompt', text),

@@ -113,10 +113,10 @@ export class ProviderConfigError extends Error {
   }
 }
 
-function resolve<K extends Kind>(kind: K, spec: ProviderSpec, index: number): { def: ProviderDefinition<K, unknown>; options: unknown } {
+function resolve<K extends Kind>(kind: K, spec: ProviderSpec, index: number, base = 'agent'): { def: ProviderDefinition<K, unknown>; options: unknown } {
   const table = PROVIDERS[kind] as Record<string, ProviderDefinition<K, unknown>>;
   const def = table[spec.provider];
-  const field = `agent.${kind}[${index}]`;
+  const field = `${base}.${kind}[${index}]`;
   if (!def) throw new ProviderConfigError(`${field}.provider: unknown provider "${spec.provider}" (known: ${Object.keys(table).join(', ')})`);
   const { provider: _p, ...rest } = spec;
   const parsed = def.options.safeParse(rest);
@@ -128,8 +128,13 @@ function resolve<K extends Kind>(kind: K, spec: ProviderSpec, index: number): { 
 }
 
 /** Checks at start-up that every provider a tenant names exists and its options are valid. */
-export function validateProviders(agent: AgentConfig): void {
-  for (const kind of ['stt', 'llm', 'tts'] as const) agent[kind].forEach((spec, i) => resolve(kind, spec, i));
+export function validateProviders(agent: AgentConfig, field = 'agent'): void {
+  for (const kind of ['stt', 'llm', 'tts'] as const) agent[kind].forEach((spec, i) => resolve(kind, spec, i, field));
+}
+
+/** Checks every agent of a tenant; errors name `agents.<id>.<kind>[i]`. */
+export function validateTenantProviders(tenant: { agents: Readonly<Record<string, AgentConfig>> }): void {
+  for (const [id, agent] of Object.entries(tenant.agents)) validateProviders(agent, `agents.${id}`);
 }
 
 /** Identifies a configured endpoint across calls for its circuit breaker; never includes credentials. */

@@ -53,6 +53,9 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
     }
     const tenant = d.tenants.get(check.claims.tenantId);
     if (!tenant) return new MediaProtocolError('unauthorized', 'tenant no longer exists');
+    const agentId = check.claims.agentId;
+    const agent = tenant.agents[agentId];
+    if (!agent) return new MediaProtocolError('unauthorized', 'agent no longer exists');
     const { [STREAM_TOKEN_PARAMETER]: _token, ...parameters } = customParameters;
     const log = d.logger.child({ tenantId: tenant.id, callSid });
     // The recorder exists only once the call row does; switches before that are queued for it.
@@ -66,7 +69,7 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
     };
     let providers: ReturnType<typeof createCallProviders>;
     try {
-      providers = createCallProviders(tenant.agent, d.engines, { 'caller.number': check.claims.from, 'called.number': check.claims.to, ...parameters }, onSwitch);
+      providers = createCallProviders(agent, d.engines, { 'caller.number': check.claims.from, 'called.number': check.claims.to, ...parameters }, onSwitch);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'cannot build providers for call');
       return new MediaProtocolError('invalid_message', 'agent is misconfigured');
@@ -74,7 +77,7 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
     let vad: VoiceActivityDetector;
     try {
       vad =
-        tenant.agent.vad === 'silero'
+        agent.vad === 'silero'
           ? await SileroVad.create({ sampleRateHz: transport.sampleRateHz as 8000 | 16000, onError: (err) => log.warn({ err: (err as Error).message }, 'silero inference failed') })
           : new EnergyVad({ sampleRateHz: transport.sampleRateHz });
     } catch (err) {
@@ -84,6 +87,7 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
     const nowMs = Date.now();
     const call = await d.store.calls.create({
       tenantId: tenant.id,
+      agentId,
       carrier: 'twilio',
       carrierCallSid: callSid,
       streamSid: start.streamSid,
@@ -103,7 +107,7 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
       transport,
       ...providers,
       vad,
-      agent: tenant.agent,
+      agent,
       recorder,
       metrics: d.metrics,
       log,

@@ -6,7 +6,7 @@ import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { Pacer } from '../pipeline/pacer.js';
 import { CircuitBreakers } from '../providers/circuit-breaker.js';
-import { validateProviders } from '../providers/registry.js';
+import { validateTenantProviders } from '../providers/registry.js';
 import { PocketsphinxEngine } from '../providers/stt/pocketsphinx-engine.js';
 import { openStore, type Store } from '../store/store.js';
 import { TenantDirectory } from '../tenants/directory.js';
@@ -40,7 +40,7 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   const { config } = o;
   const logger = o.logger ?? createLogger({ level: config.logLevel });
   const tenantList = o.tenants ?? (await loadTenantsDir(config.tenantsDir, processEnv()));
-  for (const t of tenantList) validateProviders(t.agent);
+  for (const t of tenantList) validateTenantProviders(t);
   const tenants = new TenantDirectory(tenantList);
   if (!config.publicUrl && tenantList.some((t) => t.twilio?.authToken)) {
     logger.warn('PARLEY_PUBLIC_URL is not set: Twilio signatures are checked against the Host header, which fails behind a proxy or tunnel');
@@ -53,7 +53,7 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   let engine: PocketsphinxEngine | undefined;
   const pocketsphinx = (): PocketsphinxEngine => (engine ??= new PocketsphinxEngine({ maxDecoders: config.sttMaxDecoders, workerCount: config.sttWorkers }));
   const engines = { pocketsphinx, breakers: new CircuitBreakers() };
-  if (tenantList.some((t) => t.agent.stt.some((p) => p.provider === 'pocketsphinx'))) {
+  if (tenantList.some((t) => Object.values(t.agents).some((a) => a.stt.some((p) => p.provider === 'pocketsphinx')))) {
     // Decoder start-up takes ~330 ms; have some ready before the first call rings.
     pocketsphinx()
       .warm(Math.min(config.sttWarmDecoders, config.sttMaxDecoders))
@@ -62,7 +62,7 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
 
   const app = buildApi({ store, metrics, logger, adminKey: config.adminKey });
   const streamTokens = new StreamTokens(config.streamTokenSecret);
-  registerTwilioWebhooks(app, { findTenantByNumber: (n) => tenants.byPhoneNumber(n), streamTokens, publicUrl: config.publicUrl });
+  registerTwilioWebhooks(app, { routeNumber: (n) => tenants.route(n), streamTokens, publicUrl: config.publicUrl });
 
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor, fromJsonText, toJsonText, toMs, toMsOrNull 
 import { appendEvent, listEvents } from './events-repo.js';
 import { newCallId } from './ids.js';
 import type { CallsTable, Database } from './schema.js';
+import { LIVE_CALL_STATUSES } from './types.js';
 import { listTurns } from './turns-repo.js';
 import type {
   CallDetail,
@@ -11,6 +12,7 @@ import type {
   CallRow,
   EndedCallStatus,
   ListCallsQuery,
+  TenantUsage,
   NewCall,
   StoreScope,
 } from './types.js';
@@ -45,6 +47,12 @@ export interface CallsRepo {
    * call can still be live) and records a `call.closed_on_restart` event on each. Returns the count.
    */
   closeAbandoned(nowMs: number): Promise<number>;
+  /** Calls of a tenant that have not ended (queued, ringing, in progress). */
+  countLive(tenantId: string): Promise<number>;
+  /** Calls started at or after `sinceMs`, their minutes (live calls counted up to `nowMs`) and cost. */
+  usageSince(tenantId: string, sinceMs: number, nowMs: number): Promise<TenantUsage>;
+  /** A tenant's calls from or to `number`, newest first, without their turns. */
+  listByNumber(tenantId: string, number: string, o?: { limit?: number; excludeId?: string }): Promise<CallRow[]>;
 }
 
 export function createCallsRepo(db: Kysely<Database>): CallsRepo {
@@ -66,6 +74,12 @@ export function createCallsRepo(db: Kysely<Database>): CallsRepo {
         answeredAtMs: c.answeredAtMs ?? null,
         endedAtMs: null,
         metadata: c.metadata ?? {},
+        answeredBy: null,
+        usage: null,
+        cost: null,
+        summary: null,
+        extraction: null,
+        recording: null,
       };
       await db
         .insertInto('calls')
@@ -99,6 +113,13 @@ export function createCallsRepo(db: Kysely<Database>): CallsRepo {
       if (patch.streamSid !== undefined) set.stream_sid = patch.streamSid;
       if (patch.metadata !== undefined) set.metadata = toJsonText(patch.metadata);
       if (patch.agentId !== undefined) set.agent_id = patch.agentId;
+      if (patch.carrierCallSid !== undefined) set.carrier_call_sid = patch.carrierCallSid;
+      if (patch.answeredBy !== undefined) set.answered_by = patch.answeredBy;
+      if (patch.summary !== undefined) set.summary = patch.summary;
+      if (patch.usage !== undefined) set.usage = jsonOrNull(patch.usage);
+      if (patch.cost !== undefined) set.cost = jsonOrNull(patch.cost);
+      if (patch.extraction !== undefined) set.extraction = jsonOrNull(patch.extraction);
+      if (patch.recording !== undefined) set.recording = jsonOrNull(patch.recording);
       if (Object.keys(set).length === 0) return;
       await db.updateTable('calls').set(set).where('id', '=', id).execute();
     },
@@ -108,7 +129,7 @@ export function createCallsRepo(db: Kysely<Database>): CallsRepo {
         .updateTable('calls')
         .set({ status: o.status, end_reason: o.endReason, ended_at_ms: o.endedAtMs })
         .where('id', '=', id)
-        .where('status', '=', 'in_progress')
+        .where('status', 'in', LIVE_CALL_STATUSES)
         .execute();
     },
 
@@ -176,7 +197,54 @@ export function createCallsRepo(db: Kysely<Database>): CallsRepo {
         return ids.length;
       });
     },
+
+    async countLive(tenantId) {
+      const r = await db
+        .selectFrom('calls')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('tenant_id', '=', tenantId)
+        .where('status', 'in', LIVE_CALL_STATUSES)
+        .executeTakeFirst();
+      return Number(r?.n ?? 0);
+    },
+
+    async usageSince(tenantId, sinceMs, nowMs) {
+      const rows = await db
+        .selectFrom('calls')
+        .select(['started_at_ms', 'answered_at_ms', 'ended_at_ms', 'status', 'cost'])
+        .where('tenant_id', '=', tenantId)
+        .where('started_at_ms', '>=', sinceMs)
+        .execute();
+      let minutesMs = 0;
+      let cost = 0;
+      for (const r of rows) {
+        const answered = toMsOrNull(r.answered_at_ms);
+        if (answered !== null) minutesMs += Math.max(0, (toMsOrNull(r.ended_at_ms) ?? nowMs) - answered);
+        const c = r.cost === null ? undefined : (fromJsonText(r.cost) as { total?: unknown }).total;
+        if (typeof c === 'number' && Number.isFinite(c)) cost += c;
+      }
+      return { calls: rows.length, minutes: minutesMs / 60_000, cost };
+    },
+
+    async listByNumber(tenantId, number, o = {}) {
+      let q = db
+        .selectFrom('calls')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where((eb) => eb.or([eb('from_number', '=', number), eb('to_number', '=', number)]));
+      if (o.excludeId !== undefined) q = q.where('id', '!=', o.excludeId);
+      const rows = await q.orderBy('started_at_ms', 'desc').limit(Math.min(Math.max(o.limit ?? 5, 1), 50)).execute();
+      return rows.map(toCallRow);
+    },
   };
+}
+
+function jsonOrNull(v: object | null): string | null {
+  return v === null ? null : JSON.stringify(v);
+}
+
+function objectOrNull<T>(text: string | null): T | null {
+  return text === null ? null : (fromJsonText(text) as T);
 }
 
 function toCallRow(r: Selectable<CallsTable>): CallRow {
@@ -196,5 +264,11 @@ function toCallRow(r: Selectable<CallsTable>): CallRow {
     answeredAtMs: toMsOrNull(r.answered_at_ms),
     endedAtMs: toMsOrNull(r.ended_at_ms),
     metadata: fromJsonText(r.metadata),
+    answeredBy: r.answered_by ?? null,
+    usage: objectOrNull(r.usage ?? null),
+    cost: objectOrNull(r.cost ?? null),
+    summary: r.summary ?? null,
+    extraction: objectOrNull(r.extraction ?? null),
+    recording: objectOrNull(r.recording ?? null),
   };
 }

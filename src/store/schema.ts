@@ -25,6 +25,14 @@ export interface CallsTable {
   ended_at_ms: EpochMs | null;
   /** JSON object as text. */
   metadata: string;
+  /** Twilio answering-machine detection result (human, machine_start, fax, ...). */
+  answered_by: string | null;
+  summary: string | null;
+  /** JSON texts (null until known). */
+  usage: string | null;
+  cost: string | null;
+  extraction: string | null;
+  recording: string | null;
 }
 
 export interface TurnsTable {
@@ -50,7 +58,77 @@ export interface CallEventsTable {
   data: string;
 }
 
+export interface TenantsTable {
+  id: string;
+  /** The tenant document as given (JSON text), validated with the tenant file schema. */
+  document: string;
+  created_at_ms: EpochMs;
+  updated_at_ms: EpochMs;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** First characters of the key, to tell keys apart in listings. */
+  prefix: string;
+  key_sha256: string;
+  created_at_ms: EpochMs;
+  last_used_at_ms: EpochMs | null;
+  revoked_at_ms: EpochMs | null;
+}
+
+export interface DocumentsTable {
+  seq: Generated<number>;
+  id: string;
+  tenant_id: string;
+  title: string;
+  content: string;
+  metadata: string;
+  created_at_ms: EpochMs;
+  updated_at_ms: EpochMs;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  tenant_id: string;
+  event_id: string;
+  event_type: string;
+  call_id: string | null;
+  url: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at_ms: EpochMs | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at_ms: EpochMs;
+  delivered_at_ms: EpochMs | null;
+}
+
+export interface CallbacksTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  to_number: string;
+  from_number: string | null;
+  due_at_ms: EpochMs;
+  reason: string;
+  variables: string;
+  status: string;
+  source_call_id: string | null;
+  placed_call_id: string | null;
+  error: string | null;
+  created_at_ms: EpochMs;
+  updated_at_ms: EpochMs;
+}
+
 export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  documents: DocumentsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  callbacks: CallbacksTable;
   calls: CallsTable;
   turns: TurnsTable;
   call_events: CallEventsTable;

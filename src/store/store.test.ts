@@ -261,7 +261,7 @@ describe('store', () => {
   test('migrations apply once: a second run on the same database applies nothing', async () => {
     const dataDir = join(root, `db-${dirSeq++}`);
     const db1 = openDatabase(dataDir);
-    assert.deepEqual(await migrateToLatest(db1), ['0001-calls']);
+    assert.deepEqual(await migrateToLatest(db1), ['0001-calls', '0002-platform']);
     // Per-connection pragmas, checked on the connection the store would use (1 = NORMAL).
     const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(db1);
     assert.equal(sync.rows[0]?.synchronous, 1);

@@ -9,18 +9,30 @@ import { createEventsRepo, type EventsRepo } from './events-repo.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { createTurnsRepo, type TurnsRepo } from './turns-repo.js';
+import { createTenantsRepo, type TenantsRepo } from './tenants-repo.js';
+import { createApiKeysRepo, type ApiKeysRepo } from './api-keys-repo.js';
+import { createDocumentsRepo, type DocumentsRepo } from './documents-repo.js';
+import { createDeliveriesRepo, type DeliveriesRepo } from './deliveries-repo.js';
+import { createCallbacksRepo, type CallbacksRepo } from './callbacks-repo.js';
 
 export type * from './types.js';
-export { CALL_STATUSES } from './types.js';
+export { CALL_STATUSES, LIVE_CALL_STATUSES, CALLBACK_STATUSES, DELIVERY_STATUSES } from './types.js';
 export { newCallId, newTurnId } from './ids.js';
 export { decodeCursor } from './codec.js';
 export { CLOSED_ON_RESTART_EVENT, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './calls-repo.js';
-export type { CallsRepo, TurnsRepo, EventsRepo };
+export type { CallsRepo, TurnsRepo, EventsRepo, TenantsRepo, ApiKeysRepo, DocumentsRepo, DeliveriesRepo, CallbacksRepo };
+export type { NewDelivery } from './deliveries-repo.js';
+export type { NewCallback } from './callbacks-repo.js';
 
 export interface Store {
   calls: CallsRepo;
   turns: TurnsRepo;
   events: EventsRepo;
+  tenants: TenantsRepo;
+  apiKeys: ApiKeysRepo;
+  documents: DocumentsRepo;
+  deliveries: DeliveriesRepo;
+  callbacks: CallbacksRepo;
   /** Closes the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -49,6 +61,11 @@ export function createStore(db: Kysely<Database>): Store {
     calls: createCallsRepo(db),
     turns: createTurnsRepo(db),
     events: createEventsRepo(db),
+    tenants: createTenantsRepo(db),
+    apiKeys: createApiKeysRepo(db),
+    documents: createDocumentsRepo(db),
+    deliveries: createDeliveriesRepo(db),
+    callbacks: createCallbacksRepo(db),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -1,3 +1,4 @@
+import YAML from 'yaml';
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,11 +30,11 @@ async function dirWith(files: Record<string, string>): Promise<string> {
 test('a minimal tenant gets the embedded providers and default endpointing', () => {
   const t = parseTenantDocument('clinic.yaml', minimal(), {});
   assert.deepEqual(
-    [t.agent.stt[0]?.provider, t.agent.llm[0]?.provider, t.agent.tts[0]?.provider],
+    [t.agents.default!.stt[0]?.provider, t.agents.default!.llm[0]?.provider, t.agents.default!.tts[0]?.provider],
     ['pocketsphinx', 'flow', 'espeak'],
   );
-  assert.equal(t.agent.endpointing.silenceMs, 600);
-  assert.equal(t.agent.endpointing.bargeInMs, 150);
+  assert.equal(t.agents.default!.endpointing.silenceMs, 600);
+  assert.equal(t.agents.default!.endpointing.bargeInMs, 150);
 });
 
 test('an invalid file fails with the file and the field named', async () => {
@@ -57,14 +58,14 @@ test('${VAR} references are expanded from the environment, and an unset one is a
 
 test('provider options are checked per provider, naming the field', () => {
   const withTts = (tts: string) => parseTenantDocument('x.yaml', minimal().replace('  greeting: Hello', `  greeting: Hello\n  tts: ${tts}`), {});
-  assert.doesNotThrow(() => validateProviders(withTts('{ provider: espeak, voice: en-gb, wordsPerMinute: 150 }').agent));
-  assert.throws(() => validateProviders(withTts('{ provider: espek }').agent), /agent\.tts\[0\]\.provider: unknown provider "espek" \(known: espeak, elevenlabs, openai, azure\)/);
-  assert.throws(() => validateProviders(withTts('{ provider: espeak, wordsPerMinute: 2000 }').agent), /agent\.tts\[0\]\.wordsPerMinute:/);
-  assert.throws(() => validateProviders(withTts('{ provider: espeak, speed: 2 }').agent), /agent\.tts\[0\]\./);
+  assert.doesNotThrow(() => validateProviders(withTts('{ provider: espeak, voice: en-gb, wordsPerMinute: 150 }').agents.default!));
+  assert.throws(() => validateProviders(withTts('{ provider: espek }').agents.default!), /agent\.tts\[0\]\.provider: unknown provider "espek" \(known: espeak, elevenlabs, openai, azure\)/);
+  assert.throws(() => validateProviders(withTts('{ provider: espeak, wordsPerMinute: 2000 }').agents.default!), /agent\.tts\[0\]\.wordsPerMinute:/);
+  assert.throws(() => validateProviders(withTts('{ provider: espeak, speed: 2 }').agents.default!), /agent\.tts\[0\]\./);
 });
 
 test('a directory loads every tenant file and refuses two tenants claiming one number', async () => {
-  const ok = await dirWith({ 'a.yaml': minimal(), 'b.json': JSON.stringify({ ...parseTenantDocument('a', minimal(), {}), id: 'other', phoneNumbers: ['+15550100101'] }), 'notes.txt': 'ignored' });
+  const ok = await dirWith({ 'a.yaml': minimal(), 'b.json': JSON.stringify({ ...YAML.parse(minimal()), id: 'other', phoneNumbers: ['+15550100101'] }), 'notes.txt': 'ignored' });
   assert.deepEqual((await loadTenantsDir(ok, {})).map((t) => t.id), ['clinic', 'other']);
   const clash = await dirWith({ 'a.yaml': minimal(), 'b.yaml': minimal().replace('id: clinic', 'id: clinic-two') });
   await assert.rejects(loadTenantsDir(clash, {}), /b\.yaml: phoneNumbers\.0: \+15550100100 is already routed by .*a\.yaml/);
@@ -73,6 +74,6 @@ test('a directory loads every tenant file and refuses two tenants claiming one n
 
 test('the demo hotel tenant is valid', async () => {
   const tenants = await loadTenantsDir(new URL('../../tenants', import.meta.url).pathname, {});
-  assert.equal(tenants[0]?.phoneNumbers[0], '+15550100000');
-  for (const t of tenants) validateProviders(t.agent);
+  assert.deepEqual(tenants[0]?.phoneNumbers[0], { number: '+15550100000', agentId: 'default' });
+  for (const t of tenants) for (const a of Object.values(t.agents)) validateProviders(a);
 });

@@ -81,10 +81,10 @@ export async function loadTenantsDir(dir: string, env: Readonly<Record<string, s
     const prior = idOwner.get(tenant.id);
     if (prior) throw new TenantConfigError(file, `id: "${tenant.id}" is already used by ${prior}`);
     idOwner.set(tenant.id, file);
-    for (const [i, n] of tenant.phoneNumbers.entries()) {
-      const owner = numberOwner.get(n);
-      if (owner) throw new TenantConfigError(file, `phoneNumbers.${i}: ${n} is already routed by ${owner}`);
-      numberOwner.set(n, file);
+    for (const [i, { number }] of tenant.phoneNumbers.entries()) {
+      const owner = numberOwner.get(number);
+      if (owner) throw new TenantConfigError(file, `phoneNumbers.${i}: ${number} is already routed by ${owner}`);
+      numberOwner.set(number, file);
     }
     tenants.push(tenant);
   }

@@ -4,7 +4,7 @@ import { placeSimulatedCall } from '../../src/cli/simulated-caller.js';
 import { wordErrorRate } from '../../src/providers/stt/wer.js';
 import type { ParleyServer } from '../../src/server/server.js';
 import { sharedDataPath } from '../support/shared-data.js';
-import { E2E_TIMEOUT_MS, getCall, HOTEL_NUMBER, hotelTenant, testServer } from '../support/server.js';
+import { E2E_TIMEOUT_MS, getCall, HOTEL_NUMBER, hotelTenant, hotelDocument, testServer } from '../support/server.js';
 
 let server: ParleyServer;
 before(async () => {
@@ -67,7 +67,7 @@ test('barge-in: the caller talks over the greeting; Parley clears playback and k
   const call = await getCall(server, result.callSid);
   const turns = call.turns as Turn[];
   const greeting = turns[0] as Turn;
-  const full = (await hotelTenant()).agent.greeting;
+  const full = (await hotelDocument()).agent.greeting;
   assert.equal(greeting.role, 'agent');
   assert.equal(greeting.interrupted, true);
   assert.ok(greeting.text.length > 0 && greeting.text.length < full.length * 0.7, `heard only part: "${greeting.text}"`);

@@ -4,18 +4,23 @@ import { join } from 'node:path';
 import { loadConfig, type ParleyConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { type ParleyServer, startServer } from '../../src/server/server.js';
-import { parseTenantDocument } from '../../src/tenants/loader.js';
-import type { TenantConfig } from '../../src/tenants/schema.js';
+import YAML from 'yaml';
+import { type TenantConfig, type TenantInput, tenantSchema } from '../../src/tenants/schema.js';
 
 export const ADMIN_KEY = 'test-admin-key';
 export const HOTEL_NUMBER = '+15550100000';
 /** A whole simulated call runs in real time; past this something is stuck. */
 export const E2E_TIMEOUT_MS = 120_000;
 
-/** The demo hotel tenant from tenants/hotel.yaml, optionally changed for a test. */
-export async function hotelTenant(patch: (t: TenantConfig) => TenantConfig = (t) => t): Promise<TenantConfig> {
+/** The demo hotel tenant document (tenants/hotel.yaml as written: `agent`, number strings). */
+export async function hotelDocument(): Promise<TenantInput & { agent: NonNullable<TenantInput['agent']> }> {
   const file = new URL('../../tenants/hotel.yaml', import.meta.url);
-  return patch(parseTenantDocument('hotel.yaml', await readFile(file, 'utf8'), {}));
+  return YAML.parse(await readFile(file, 'utf8'));
+}
+
+/** The demo hotel tenant, its document optionally changed for a test, validated as a tenant file is. */
+export async function hotelTenant(patch: (t: Awaited<ReturnType<typeof hotelDocument>>) => TenantInput = (t) => t): Promise<TenantConfig> {
+  return tenantSchema.parse(patch(await hotelDocument()));
 }
 
 /** A real server on a loopback port with a fresh data dir. */

@@ -6,10 +6,12 @@
 import type { Kysely, Migration, MigrationProvider, MigrationResult } from 'kysely';
 import { Migrator } from 'kysely';
 import { migration0001Calls } from './0001-calls.js';
+import { migration0002Platform } from './0002-platform.js';
 
 /** All migrations, keyed by name. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-calls': migration0001Calls,
+  '0002-platform': migration0002Platform,
 };
 
 /** Kysely provider serving {@link migrations}. */

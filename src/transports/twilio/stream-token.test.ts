@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { STREAM_TOKEN_TTL_MS, StreamTokens } from './stream-token.js';
 
-const claims = { callSid: 'CA1', tenantId: 't1', from: '+1555', to: '+1666' };
+const claims = { callSid: 'CA1', tenantId: 't1', agentId: 'default', from: '+1555', to: '+1666' };
 
 test('a token opens the stream of its own call exactly once', () => {
   const tokens = new StreamTokens('secret');

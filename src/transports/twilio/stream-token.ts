@@ -12,6 +12,10 @@ export const STREAM_TOKEN_TTL_MS = 120_000;
 export interface StreamTokenClaims {
   readonly callSid: string;
   readonly tenantId: string;
+  /** The agent that answers (inbound: the number's agent; outbound: the one the API asked for). */
+  readonly agentId: string;
+  /** Set for outbound calls, whose record exists before the stream starts. */
+  readonly callId?: string;
   readonly from: string;
   readonly to: string;
   readonly expiresAtMs: number;

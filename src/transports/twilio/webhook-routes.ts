@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { TenantConfig } from '../../tenants/schema.js';
+import type { NumberRoute } from '../../tenants/directory.js';
 import { isValidTwilioSignature } from './signature.js';
 import type { StreamTokens } from './stream-token.js';
 import { connectStreamTwiml, sayAndHangupTwiml } from './twiml.js';
@@ -11,7 +11,7 @@ export const TWILIO_STREAM_PATH = '/twilio/stream';
 export const STREAM_TOKEN_PARAMETER = 'parleyToken';
 
 export interface TwilioWebhookDeps {
-  readonly findTenantByNumber: (number: string) => TenantConfig | undefined;
+  readonly routeNumber: (number: string) => NumberRoute | undefined;
   readonly streamTokens: StreamTokens;
   /** PARLEY_PUBLIC_URL, e.g. https://parley.example.com. */
   readonly publicUrl?: string;
@@ -49,11 +49,12 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: TwilioWebhook
       const to = params.To ?? '';
       const callSid = params.CallSid ?? '';
       reply.type('text/xml');
-      const tenant = deps.findTenantByNumber(to);
-      if (!tenant) {
+      const route = deps.routeNumber(to);
+      if (!route) {
         req.log.warn({ to, callSid }, 'incoming call for a number no tenant owns');
         return sayAndHangupTwiml(UNKNOWN_NUMBER_MESSAGE);
       }
+      const { tenant, agentId } = route;
       const authToken = tenant.twilio?.authToken;
       if (authToken) {
         const signature = req.headers['x-twilio-signature'] as string | undefined;
@@ -65,7 +66,7 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: TwilioWebhook
       if (!/^CA[0-9a-zA-Z]{10,64}$/.test(callSid)) {
         return reply.code(400).type('application/json').send({ error: { code: 'validation_failed', message: 'CallSid is missing or malformed' } });
       }
-      const token = deps.streamTokens.issue({ callSid, tenantId: tenant.id, from: params.From ?? '', to });
+      const token = deps.streamTokens.issue({ callSid, tenantId: tenant.id, agentId, from: params.From ?? '', to });
       req.log.info({ tenantId: tenant.id, callSid }, 'incoming call accepted');
       return connectStreamTwiml(streamUrl(req, deps.publicUrl), { [STREAM_TOKEN_PARAMETER]: token });
     });
