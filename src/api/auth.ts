@@ -1,10 +1,13 @@
 /**
  * Bearer-key authentication. `resolvePrincipal` maps an Authorization header to who is calling;
  * it is a function so per-tenant keys (stored hashed) can be plugged in without touching routes.
- * Keys are compared as SHA-256 digests with timingSafeEqual: equal-length inputs, constant time.
+ * The admin key is compared as a SHA-256 digest with timingSafeEqual: equal-length inputs,
+ * constant time. Tenant keys are looked up by their SHA-256 digest (createStorePrincipalResolver):
+ * the lookup can only reveal whether a digest exists, which says nothing about any key.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { ApiKeysRepo } from '../store/store.js';
 import { ApiError, sendApiError } from './errors.js';
 
 export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string };
@@ -74,6 +77,64 @@ export function createPrincipalResolver(o: PrincipalResolverOptions): PrincipalR
       if (matchesDigest(presented, t.digest) && found === undefined) found = { kind: 'tenant', tenantId: t.tenantId };
     }
     return found;
+  };
+}
+
+/** Tenant keys: `pk_` + 32 random bytes, base64url (43 characters). */
+export const TENANT_KEY_PREFIX = 'pk_';
+/** How many leading characters of a key are stored in the clear to tell keys apart (`pk_` + 7). */
+export const KEY_PREFIX_LENGTH = 10;
+
+/** A new tenant key, its digest (what is stored) and its display prefix. The key itself is shown once. */
+export function generateTenantKey(): { key: string; keySha256Hex: string; prefix: string } {
+  const key = `${TENANT_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { key, keySha256Hex: hashApiKey(key), prefix: key.slice(0, KEY_PREFIX_LENGTH) };
+}
+
+/**
+ * `lastUsedAt` is written at most this often per key: a busy integration must not turn every
+ * request into a database write, and minute resolution is what "last used" needs.
+ */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+export interface StorePrincipalResolverOptions {
+  /** Admin key (PARLEY_ADMIN_KEY); sees all tenants. */
+  adminKey?: string;
+  apiKeys: Pick<ApiKeysRepo, 'findActiveByDigest' | 'touch'>;
+  /**
+   * False for a tenant that no longer exists (deleted, or its file removed): its keys stop
+   * working even if they were not revoked.
+   */
+  tenantExists: (tenantId: string) => boolean;
+  /** Told when recording lastUsedAt fails (never fails the request). */
+  onTouchError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/**
+ * Resolves the admin key (constant-time) or an active tenant key found by its SHA-256 digest.
+ * Revocation is immediate: every request reads the key's row. Records `lastUsedAt` at most
+ * once a minute per key, without making the request wait for the write.
+ */
+export function createStorePrincipalResolver(o: StorePrincipalResolverOptions): PrincipalResolver {
+  const adminDigest = o.adminKey !== undefined && o.adminKey !== '' ? digest(o.adminKey) : undefined;
+  const now = o.now ?? Date.now;
+  const lastTouchMs = new Map<string, number>();
+  return async (header) => {
+    const token = bearerToken(header);
+    if (token === undefined) return undefined;
+    const presented = digest(token);
+    if (adminDigest !== undefined && matchesDigest(presented, adminDigest)) return { kind: 'admin' };
+    if (!token.startsWith(TENANT_KEY_PREFIX)) return undefined;
+    const row = await o.apiKeys.findActiveByDigest(presented.toString('hex'));
+    if (row === undefined || !o.tenantExists(row.tenantId)) return undefined;
+    const t = now();
+    const last = lastTouchMs.get(row.id);
+    if (last === undefined || t - last >= LAST_USED_WRITE_INTERVAL_MS) {
+      lastTouchMs.set(row.id, t);
+      o.apiKeys.touch(row.id, t).catch((err: unknown) => o.onTouchError?.(err));
+    }
+    return { kind: 'tenant', tenantId: row.tenantId };
   };
 }
 

@@ -93,7 +93,8 @@ export function defineRoute<P extends z.ZodType | undefined = undefined, Q exten
       const query = (spec.query ? spec.query.parse(request.query ?? {}) : undefined) as Out<Q>;
       const body = (spec.body ? spec.body.parse(request.body ?? {}) : undefined) as Out<B>;
       const result = await handler({ params, query, body, principal, request, reply });
-      if (reply.sent) return reply;
+      // A handler that answered itself (streams, ranges) returns the reply or has sent it.
+      if (reply.sent || result === reply) return reply;
       if (result === undefined) return reply.code(success === 200 ? 204 : success).send();
       return reply.code(success).send(result);
     },

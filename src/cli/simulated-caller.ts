@@ -42,6 +42,8 @@ export interface CallStep {
   readonly wav?: string;
   /** Speak while the agent is talking, this long after its reply starts (a barge-in). */
   readonly bargeInAfterMs?: number;
+  /** Key presses sent as Media Streams `dtmf` messages (100 ms apart) instead of speech. */
+  readonly dtmf?: string;
 }
 
 export interface SimulatedCallOptions {
@@ -50,6 +52,11 @@ export interface SimulatedCallOptions {
   readonly to: string;
   readonly from?: string;
   readonly steps: readonly CallStep[];
+  /**
+   * An outbound call Parley placed: the TwiML its answer URL returned and the CallSid, instead of
+   * dialling through POST /twilio/voice.
+   */
+  readonly answered?: { readonly twiml: string; readonly callSid: string };
   /** When the tenant has twilio.authToken: sign the webhook like Twilio (with publicUrl as the signed base). */
   readonly authToken?: string;
   readonly publicUrl?: string;
@@ -99,6 +106,7 @@ const fliteCache = new Map<string, Promise<Int16Array>>();
 
 /** Speech for one step, 8 kHz PCM16. */
 async function stepAudio(step: CallStep): Promise<Int16Array> {
+  if (step.dtmf !== undefined) return new Int16Array(0);
   if (step.wav) {
     const wav = parseWav(await readFile(step.wav));
     return resample(wav.samples, wav.sampleRateHz, RATE_HZ);
@@ -124,15 +132,18 @@ export function parseStreamTwiml(twiml: string): { url: string; parameters: Reco
 }
 
 export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<SimulatedCallResult> {
-  const log = o.onLog ?? (() => {});
-  const quietMs = o.quietMs ?? 1200;
-  const replyTimeoutMs = o.replyTimeoutMs ?? 10_000;
-  const callSid = randomSid('CA');
+  const callSid = o.answered?.callSid ?? randomSid('CA');
   const accountSid = randomSid('AC');
   const streamSid = randomSid('MZ');
   const audio = await Promise.all(o.steps.map(stepAudio));
+  const twiml = o.answered?.twiml ?? (await dialIn(o, callSid, accountSid));
+  const stream = parseStreamTwiml(twiml);
+  if (!stream) throw new Error(`voice webhook did not connect a stream: ${twiml}`);
+  return runStream(o, { callSid, accountSid, streamSid, twiml, stream, audio });
+}
 
-  // 1. The voice webhook, as Twilio posts it.
+/** The voice webhook, as Twilio posts it for an incoming call; returns the TwiML. */
+async function dialIn(o: SimulatedCallOptions, callSid: string, accountSid: string): Promise<string> {
   const params: Record<string, string> = {
     AccountSid: accountSid,
     ApiVersion: '2010-04-01',
@@ -147,8 +158,17 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
   const res = await fetch(`${o.baseUrl}/twilio/voice`, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
   const twiml = await res.text();
   if (!res.ok) throw new Error(`voice webhook answered HTTP ${res.status}: ${twiml}`);
-  const stream = parseStreamTwiml(twiml);
-  if (!stream) throw new Error(`voice webhook did not connect a stream: ${twiml}`);
+  return twiml;
+}
+
+async function runStream(
+  o: SimulatedCallOptions,
+  c: { callSid: string; accountSid: string; streamSid: string; twiml: string; stream: { url: string; parameters: Record<string, string> }; audio: Int16Array[] },
+): Promise<SimulatedCallResult> {
+  const { callSid, accountSid, streamSid, twiml, stream, audio } = c;
+  const log = o.onLog ?? (() => {});
+  const quietMs = o.quietMs ?? 1200;
+  const replyTimeoutMs = o.replyTimeoutMs ?? 10_000;
 
   // The TwiML names the public host; a simulated call reaches the same path on the local server.
   const streamPath = new URL(stream.url);
@@ -292,7 +312,7 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
     for (const [i, step] of o.steps.entries()) {
       if (closed) break;
       const samples = audio[i] as Int16Array;
-      const label = step.say ?? step.wav ?? '';
+      const label = step.say ?? step.wav ?? (step.dtmf !== undefined ? `(keys ${step.dtmf})` : '');
       if (step.bargeInAfterMs !== undefined) {
         // The agent is answering the previous utterance (or greeting): talk over it.
         await sleep(step.bargeInAfterMs);
@@ -301,7 +321,14 @@ export async function placeSimulatedCall(o: SimulatedCallOptions): Promise<Simul
         await untilQuiet();
         log(`caller: ${label}`);
       }
-      await speak(samples);
+      if (step.dtmf !== undefined) {
+        for (const digit of step.dtmf) {
+          send({ event: 'dtmf', streamSid, dtmf: { track: 'inbound_track', digit } });
+          await sleep(100);
+        }
+        speechEndedAtMs = performance.now() - t0;
+        firstAudibleAfterMs = undefined;
+      } else await speak(samples);
       const replied = await untilReplyStarts();
       const heardLatencyMs = replied && speechEndedAtMs !== undefined && firstAudibleAfterMs !== undefined ? Math.round(firstAudibleAfterMs - speechEndedAtMs) : undefined;
       utterances.push({ text: label, heardLatencyMs, bargeIn: step.bargeInAfterMs !== undefined });

@@ -20,6 +20,8 @@ export interface ReplyTimings {
 export interface ReplyHooks {
   /** The first audio of this reply was handed to the transport. */
   onFirstAudio(atMs: number): void;
+  /** A sentence is about to be synthesised (TTS usage). */
+  onSentence?(text: string): void;
 }
 
 /**
@@ -73,10 +75,9 @@ export class AgentReply {
               this.timings.firstTokenAtMs ??= this.now();
               this.toolCalls.push(delta.call);
               break;
-            default: {
-              const unreachable: never = delta;
-              throw new Error(`unknown delta ${JSON.stringify(unreachable)}`);
-            }
+            default:
+              // Other kinds (token usage) carry nothing to say; the session meters them upstream.
+              break;
           }
         }
         for (const s of splitter.flush()) this.queueSentence(sentences, s);
@@ -109,6 +110,7 @@ export class AgentReply {
   private async speakSentence(sentence: string, hooks: ReplyHooks): Promise<void> {
     const sentAtMs = this.now();
     let first = true;
+    hooks.onSentence?.(sentence);
     this.tracker.beginSegment(sentence);
     for await (const frame of this.tts.synthesize(iterate(sentence), { signal: this.signal })) {
       if (this.signal.aborted) return;

@@ -1,15 +1,18 @@
+import { dtmfTones } from '../audio/dtmf.js';
 import type { AudioFrame } from '../audio/frame.js';
-import { frameDurationMs } from '../audio/frame.js';
+import { audioFrame, frameDurationMs } from '../audio/frame.js';
+import { keypadMessage } from '../agents/keypad.js';
 import type { VoiceActivityDetector } from '../audio/vad.js';
 import { type Metrics, observeTurnLatency } from '../observability/metrics.js';
 import { flowTransferDestinations } from '../agents/flow/schema.js';
-import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, ToolSpec, TtsProvider } from '../providers/types.js';
+import type { ChatMessage, LlmDelta, LlmProvider, SttProvider, ToolCall, ToolSpec, TtsProvider } from '../providers/types.js';
 import type { TurnLatency } from '../store/store.js';
 import type { AgentConfig } from '../tenants/schema.js';
 import type { MediaHandler, MediaTransport } from '../transports/types.js';
 import type { CallRecorder } from './call-recorder.js';
 import { Channel, iterate } from './channel.js';
-import { type CallControl, llmAgentTools, runAgentTools, type ToolHost, TransferPolicy } from './agent-tools.js';
+import type { AgentTool, ToolCallContext, ToolResult } from '../tools/types.js';
+import { type CallControl, CONTROL_TOOLS, llmAgentTools, runControlTools, runDataTools, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { AgentReply } from './reply.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
@@ -26,6 +29,20 @@ export interface SessionLog {
   error(obj: Record<string, unknown>, msg: string): void;
 }
 
+/** The agent's enabled tools (beyond end_call / transfer_call) and how to run them in this call. */
+export interface SessionTools {
+  readonly byName: ReadonlyMap<string, AgentTool>;
+  /** The call's identity for tools; the session adds the signal and call actions. */
+  readonly context: Omit<ToolCallContext, 'signal' | 'call'>;
+  run(tool: AgentTool, args: Record<string, unknown>, ctx: ToolCallContext): Promise<ToolResult>;
+}
+
+/** Where the session counts what the call consumed in speech (LLM requests are metered by the provider wrapper). */
+export interface SpeechUsageMeter {
+  addSttAudioMs(ms: number): void;
+  addTtsCharacters(n: number): void;
+}
+
 export interface VoiceSessionDeps {
   readonly transport: MediaTransport;
   readonly stt: SttProvider;
@@ -37,6 +54,10 @@ export interface VoiceSessionDeps {
   readonly metrics: Metrics;
   readonly log: SessionLog;
   readonly callControl: CallControl;
+  readonly tools?: SessionTools;
+  readonly meter?: SpeechUsageMeter;
+  /** Every tool call with its outcome (tenant webhooks). */
+  readonly onToolCalled?: ToolHost['toolCalled'];
   /** Called once when the call has ended and its record is closed. */
   readonly onEnded?: (reason: string, status: 'completed' | 'failed') => void;
   readonly now?: () => number;
@@ -59,11 +80,15 @@ interface ReplyCause extends UserTurnTiming {
 
 interface ActiveReply {
   readonly reply: AgentReply;
-  readonly turnKind: 'greeting' | 'answer' | 'prompt';
+  readonly turnKind: 'greeting' | 'answer' | 'prompt' | 'filler';
   readonly cause?: ReplyCause;
   /** End the call with this reason once the reply has been heard. */
   hangupReason?: string;
   agentTurnId?: string;
+  /** Data tools of this reply, started as soon as the model finished asking for them. */
+  tools?: { readonly calls: ToolCall[]; readonly startedAtMs: number; readonly results: Promise<ChatMessage[]> };
+  /** A filler's continuation: runs once the filler has been heard. */
+  afterHeard?: () => void;
 }
 
 /**
@@ -90,6 +115,10 @@ export class VoiceSession implements MediaHandler {
   private readonly toolHost: ToolHost;
   private readonly tools: ToolSpec[];
   private readonly startedAtMs: number;
+  /** Counts user turns: a tool continuation is dropped when the caller has moved on. */
+  private userEpoch = 0;
+  private keypad: { digits: string; timer: NodeJS.Timeout | undefined } = { digits: '', timer: undefined };
+  private readonly callAbort = new AbortController();
 
   constructor(deps: VoiceSessionDeps) {
     this.d = deps;
@@ -100,8 +129,8 @@ export class VoiceSession implements MediaHandler {
     if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
     this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', 'This call has reached its time limit. Goodbye.'), deps.agent.maxDurationMs);
     this.durationTimer.unref();
-    const targets = Object.fromEntries(Object.entries(deps.agent.transferTargets ?? {}).map(([k, v]) => [k, v.to]));
-    this.tools = llmAgentTools(targets);
+    const targets = deps.agent.transferTargets ?? {};
+    this.tools = llmAgentTools(targets, [...(deps.tools?.byName.values() ?? [])].map((t) => t.spec));
     this.toolHost = {
       recorder: deps.recorder,
       callControl: deps.callControl,
@@ -109,6 +138,8 @@ export class VoiceSession implements MediaHandler {
       log: deps.log,
       hangup: (reason) => this.endCall(reason),
       say: (text) => this.say('prompt', text),
+      briefing: () => this.briefingFromHistory(),
+      ...(deps.onToolCalled ? { toolCalled: deps.onToolCalled } : {}),
     };
   }
 
@@ -125,7 +156,10 @@ export class VoiceSession implements MediaHandler {
     const probability = this.d.vad.process(frame.samples);
     const events = this.turns.push(probability, frameMs, this.agentIsSpeaking());
     for (const ev of events) this.onTurnEvent(ev, receivedAtMs);
-    this.utterance?.audio.push(frame);
+    if (this.utterance) {
+      this.utterance.audio.push(frame);
+      this.d.meter?.addSttAudioMs(frameMs);
+    }
     this.preRoll.push(frame);
     this.preRollMs += frameMs;
     while (this.preRollMs > PRE_ROLL_MS && this.preRoll.length > 1) {
@@ -176,6 +210,7 @@ export class VoiceSession implements MediaHandler {
     if (this.utterance) return;
     const u: Utterance = { audio: new Channel<AudioFrame>(4096), abort: new AbortController(), discarded: false };
     for (const f of this.preRoll) u.audio.push(f);
+    this.d.meter?.addSttAudioMs(this.preRollMs);
     this.utterance = u;
     // One decoder per call: utterances are transcribed one after another.
     this.sttChain = this.sttChain.then(() => this.transcribe(u));
@@ -212,6 +247,7 @@ export class VoiceSession implements MediaHandler {
       return;
     }
     this.d.metrics.turnsTotal.inc({ role: 'user', interrupted: 'false' });
+    this.userEpoch++;
     const wallNow = Date.now();
     let cause: ReplyCause;
     if (prior) {
@@ -228,8 +264,12 @@ export class VoiceSession implements MediaHandler {
 
   private answer(cause: ReplyCause): void {
     this.history.push({ role: 'user', content: cause.text });
-    const messages = [...this.history];
-    this.speak('answer', (signal) => this.d.llm.complete({ messages, tools: this.tools }, { signal }), cause);
+    this.speak('answer', (signal) => this.askAgent(signal), cause);
+  }
+
+  /** One request to the agent with the history so far. */
+  private askAgent(signal: AbortSignal): AsyncIterable<LlmDelta> {
+    return this.d.llm.complete({ messages: [...this.history], tools: this.tools }, { signal });
   }
 
   // ---------- replies ----------
@@ -242,7 +282,12 @@ export class VoiceSession implements MediaHandler {
     const active: ActiveReply = { reply, turnKind, cause };
     this.active = active;
     reply
-      .run(source(reply.signal), { onFirstAudio: (atMs) => this.onFirstAudio(active, atMs) })
+      .run(source(reply.signal), {
+        onFirstAudio: (atMs) => this.onFirstAudio(active, atMs),
+        onSentence: (text) => {
+          this.d.meter?.addTtsCharacters(text.length);
+        },
+      })
       .then(() => this.afterProduction(active))
       .catch((err: unknown) => this.onReplyFailed(active, err));
   }
@@ -273,11 +318,28 @@ export class VoiceSession implements MediaHandler {
   }
 
   private afterProduction(a: ActiveReply): void {
+    if (a.reply.productionDone && !this.ended) {
+      // Data tools start now, while the caller still hears the words before them.
+      const calls = a.reply.toolCalls.filter((c) => !CONTROL_TOOLS.has(c.name));
+      if (calls.length > 0) a.tools = { calls, startedAtMs: this.now(), results: this.runTools(calls) };
+    }
     if (a.reply.phase === 'thinking' && a.reply.productionDone) {
       // Produced no audio at all (empty reply or only tool calls).
       a.reply.phase = 'done';
     }
     this.maybeFinishReply(a);
+  }
+
+  private runTools(calls: ToolCall[]): Promise<ChatMessage[]> {
+    const tools = this.d.tools;
+    if (!tools) return runDataTools(calls, new Map(), this.toolContext(), this.toolHost, async () => ({ ok: false, error: 'no tools' }));
+    return runDataTools(calls, tools.byName, this.toolContext(), this.toolHost, (tool, args, ctx) => tools.run(tool, args, ctx));
+  }
+
+  private toolContext(): ToolCallContext {
+    const base = this.d.tools?.context;
+    if (!base) throw new Error('tools are not configured for this call');
+    return { ...base, signal: this.callAbort.signal, call: { sendDtmf: (digits) => this.sendDtmf(digits) } };
   }
 
   /** A reply is finished when all of it was produced and the caller heard all of it. */
@@ -290,11 +352,71 @@ export class VoiceSession implements MediaHandler {
     this.active = undefined;
     const text = r.tracker.fullText();
     if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text, endedAtMs: Date.now(), interrupted: false });
-    if (text) this.history.push({ role: 'assistant', content: text });
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'false' });
+    const control = r.toolCalls.filter((c) => CONTROL_TOOLS.has(c.name));
+    if (a.tools) {
+      // The assistant message and its tool results go into history together, once the results exist.
+      this.awaitTools(a.tools, text, control);
+      return;
+    }
+    if (text) this.history.push({ role: 'assistant', content: text });
     if (a.hangupReason) this.endCall(a.hangupReason);
-    else if (r.toolCalls.length > 0) void runAgentTools(r.toolCalls, this.toolHost);
+    else if (control.length > 0) void runControlTools(control, this.toolHost);
+    else if (a.afterHeard) a.afterHeard();
     else this.armSilenceTimer();
+  }
+
+  /**
+   * Waits for a reply's data tools: says a filler if they take longer than the agent's filler
+   * delay, then gives the results to the agent and speaks its answer — unless the caller has
+   * spoken since (their new turn is answered instead, with the results in history).
+   */
+  private awaitTools(run: NonNullable<ActiveReply['tools']>, heardText: string, control: ToolCall[]): void {
+    const epoch = this.userEpoch;
+    const { afterMs, phrases } = this.d.agent.filler;
+    let filler: ActiveReply | undefined;
+    const fillerTimer = setTimeout(
+      () => {
+        if (this.ended || this.active || this.userEpoch !== epoch || this.turns.isSpeaking) return;
+        const phrase = phrases[Math.floor(Math.random() * phrases.length)] ?? 'One moment, please.';
+        this.d.recorder.event('tool.filler', { afterMs: Math.round(this.now() - run.startedAtMs), text: phrase });
+        this.say('filler', phrase);
+        filler = this.active;
+      },
+      Math.max(0, afterMs - (this.now() - run.startedAtMs)),
+    );
+    fillerTimer.unref();
+    void run.results.then((results) => {
+      clearTimeout(fillerTimer);
+      this.history.push({ role: 'assistant', content: heardText, toolCalls: run.calls }, ...results);
+      if (this.ended) return;
+      if (control.length > 0) {
+        void runControlTools(control, this.toolHost);
+        return;
+      }
+      const proceed = (): void => {
+        if (this.ended || this.userEpoch !== epoch || this.turns.isSpeaking) return;
+        this.speak('answer', (signal) => this.askAgent(signal));
+      };
+      if (filler && this.active === filler) filler.afterHeard = proceed;
+      else if (!this.active) proceed();
+    });
+  }
+
+  /** Plays DTMF tones to the far end, after whatever is queued; resolves once they have played. */
+  private sendDtmf(digits: string): Promise<void> {
+    const rate = this.d.transport.sampleRateHz;
+    const tones = dtmfTones(digits, rate);
+    const step = Math.round(rate / 50);
+    for (let i = 0; i < tones.length; i += step) this.d.transport.play(audioFrame(tones.slice(i, i + step), rate));
+    this.d.recorder.event('dtmf.sent', { digits });
+    return new Promise((resolve) => setTimeout(resolve, (tones.length * 1000) / rate).unref());
+  }
+
+  /** A warm-transfer briefing when the model wrote none: what the caller said, most recent last. */
+  private briefingFromHistory(): string {
+    const said = this.history.filter((m) => m.role === 'user').map((m) => m.content).slice(-3);
+    return said.length > 0 ? `The caller said: ${said.join(' … ')}` : 'The caller asked to speak to someone.';
   }
 
   private onReplyFailed(a: ActiveReply, err: unknown): void {
@@ -393,13 +515,51 @@ export class VoiceSession implements MediaHandler {
 
   // ---------- end ----------
 
+  /**
+   * Key presses: one interrupts the agent like speech would; digits collect until the terminator,
+   * maxDigits or a pause, then reach the agent as one user turn (`[keypad] 123`).
+   */
   onDtmf(digit: string): void {
+    if (this.ended) return;
     this.d.recorder.event('dtmf', { digit });
+    this.clearSilenceTimer();
+    if (this.d.agent.endpointing.bargeIn && this.agentIsSpeaking()) this.interrupt(this.now());
+    const cfg = this.d.agent.dtmf;
+    if (this.keypad.timer) clearTimeout(this.keypad.timer);
+    this.keypad.timer = undefined;
+    if (digit === cfg.terminator) {
+      this.flushKeypad();
+      return;
+    }
+    this.keypad.digits += digit;
+    if (this.keypad.digits.length >= cfg.maxDigits) {
+      this.flushKeypad();
+      return;
+    }
+    this.keypad.timer = setTimeout(() => this.flushKeypad(), cfg.interDigitTimeoutMs);
+    this.keypad.timer.unref();
+  }
+
+  private flushKeypad(): void {
+    const digits = this.keypad.digits;
+    this.keypad.digits = '';
+    if (this.keypad.timer) clearTimeout(this.keypad.timer);
+    this.keypad.timer = undefined;
+    if (digits === '' || this.ended) return;
+    this.userEpoch++;
+    this.d.metrics.turnsTotal.inc({ role: 'user', interrupted: 'false' });
+    const text = keypadMessage(digits);
+    const now = this.now();
+    const id = this.d.recorder.startTurn('user', text, Date.now(), { endpointingMs: 0, sttFinalMs: 0 }, Date.now());
+    this.continuation = undefined;
+    this.answer({ userTurnId: id, text, lastSpeechAtMs: now, endpointingMs: 0, sttFinalMs: 0 });
   }
 
   onEnd(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.callAbort.abort();
+    if (this.keypad.timer) clearTimeout(this.keypad.timer);
     clearTimeout(this.durationTimer);
     this.clearSilenceTimer();
     const a = this.active;

@@ -171,3 +171,21 @@ export function createCallProviders(
     tts: tts.length === 1 ? (tts[0] as FallbackEntry<TtsProvider>).provider : new FallbackTts(tts, fallback),
   };
 }
+
+/** After the call nobody is waiting on the line: a slow first token is not a reason to switch. */
+const ANALYSIS_FIRST_TOKEN_TIMEOUT_MS = 15_000;
+
+/**
+ * The agent's language models without the scripted `flow` provider, as one chain — for work after
+ * the call (summary, extraction). Undefined when the agent has no real model.
+ */
+export function createAnalysisLlm(agent: AgentConfig, engines: SharedEngines): LlmProvider | undefined {
+  const specs = agent.llm.map((spec, i) => ({ spec, i })).filter(({ spec }) => spec.provider !== 'flow');
+  if (specs.length === 0) return undefined;
+  const ctx: BuildContext = { engines, agent, variables: {} };
+  const entries = specs.map(({ spec, i }) => {
+    const { def, options } = resolve('llm', spec, i);
+    return { provider: def.create(options, ctx), key: breakerKey('llm', spec) };
+  });
+  return entries.length === 1 ? (entries[0] as FallbackEntry<LlmProvider>).provider : new FallbackLlm(entries, { breakers: engines.breakers, firstOutputTimeoutMs: ANALYSIS_FIRST_TOKEN_TIMEOUT_MS });
+}

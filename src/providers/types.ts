@@ -50,9 +50,15 @@ export interface ChatRequest {
   readonly tools?: readonly ToolSpec[];
 }
 
+/**
+ * What a model streams. `usage` is metering, not output: at most one per `complete()` call, after
+ * the text and tool calls, and only when the provider reported token counts (keyless local servers
+ * often do not). Consumers that speak or act on the reply must ignore it.
+ */
 export type LlmDelta =
   | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'tool_call'; readonly call: ToolCall };
+  | { readonly kind: 'tool_call'; readonly call: ToolCall }
+  | { readonly kind: 'usage'; readonly inputTokens: number; readonly outputTokens: number };
 
 export interface LlmProvider {
   readonly name: string;

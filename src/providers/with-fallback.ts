@@ -101,10 +101,32 @@ export class FallbackLlm implements LlmProvider {
       this.entries,
       this.o,
       c.signal,
-      (p) => firstItemWithin(p.name, (signal) => p.complete(req, { signal }), c.signal, ms),
+      (p) => firstItemWithin(p.name, (signal) => usageAfterOutput(p.complete(req, { signal })), c.signal, ms),
       () => 'throw',
     );
   }
+}
+
+/**
+ * Holds back `usage` deltas that come before the first text or tool call, releasing them after it
+ * (or at the end): metering is not output, so it must not satisfy the first-token deadline nor
+ * count as "already produced" for fail-over. Usage of an attempt that then fails is dropped.
+ */
+async function* usageAfterOutput(deltas: AsyncIterable<LlmDelta>): AsyncIterable<LlmDelta> {
+  const held: LlmDelta[] = [];
+  let output = false;
+  for await (const d of deltas) {
+    if (!output && d.kind === 'usage') {
+      held.push(d);
+      continue;
+    }
+    yield d;
+    if (!output) {
+      output = true;
+      yield* held.splice(0);
+    }
+  }
+  yield* held;
 }
 
 /** Drops the words a failed TTS is estimated to have spoken already (by audio duration). */

@@ -6,7 +6,21 @@ import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { Pacer } from '../pipeline/pacer.js';
 import { CircuitBreakers } from '../providers/circuit-breaker.js';
-import { validateTenantProviders } from '../providers/registry.js';
+import { createAnalysisLlm, validateTenantProviders } from '../providers/registry.js';
+import { CallbackScheduler } from '../calls/callback-scheduler.js';
+import { LiveCalls } from '../calls/live-calls.js';
+import { registerCallActionRoutes } from '../api/routes/calls.js';
+import { registerCallbacksRoutes } from '../api/routes/callbacks.js';
+import { registerRecordingRoutes } from '../api/routes/recordings.js';
+import { registerUsageRoutes } from '../api/routes/usage.js';
+import { registerWebhookDeliveryRoutes } from '../api/routes/webhook-deliveries.js';
+import { finalizeCall } from '../post-call/finalize.js';
+import { RecordingRetention } from '../recording/retention.js';
+import { TenantService } from '../tenants/tenant-service.js';
+import { registerTwilioCallWebhooks } from '../transports/twilio/webhook-routes.js';
+import { WhisperTokens } from '../transports/twilio/whisper-tokens.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { WebhookEmitter } from '../webhooks/emitter.js';
 import { PocketsphinxEngine } from '../providers/stt/pocketsphinx-engine.js';
 import { openStore, type Store } from '../store/store.js';
 import { TenantDirectory } from '../tenants/directory.js';
@@ -25,6 +39,8 @@ export interface ParleyServer {
   readonly store: Store;
   readonly metrics: Metrics;
   readonly tenants: TenantDirectory;
+  readonly tenantService: TenantService;
+  readonly liveCalls: LiveCalls;
   close(): Promise<void>;
 }
 
@@ -49,20 +65,44 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   const store = await openStore({ dataDir: config.dataDir });
   const closed = await store.calls.closeAbandoned(Date.now());
   if (closed > 0) logger.warn({ calls: closed }, 'closed calls left open by a previous run as ended_abnormally');
+  const tenantService = new TenantService({ store, directory: tenants, logger });
+  await tenantService.loadStored();
 
+  const shutdown = new AbortController();
+  const postCall = new Set<Promise<void>>();
   let engine: PocketsphinxEngine | undefined;
   const pocketsphinx = (): PocketsphinxEngine => (engine ??= new PocketsphinxEngine({ maxDecoders: config.sttMaxDecoders, workerCount: config.sttWorkers }));
   const engines = { pocketsphinx, breakers: new CircuitBreakers() };
-  if (tenantList.some((t) => Object.values(t.agents).some((a) => a.stt.some((p) => p.provider === 'pocketsphinx')))) {
+  if (tenants.all().some((t) => Object.values(t.agents).some((a) => a.stt.some((p) => p.provider === 'pocketsphinx')))) {
     // Decoder start-up takes ~330 ms; have some ready before the first call rings.
     pocketsphinx()
       .warm(Math.min(config.sttWarmDecoders, config.sttMaxDecoders))
       .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'pocketsphinx warm-up failed'));
   }
 
-  const app = buildApi({ store, metrics, logger, adminKey: config.adminKey });
+  const liveCalls = new LiveCalls();
   const streamTokens = new StreamTokens(config.streamTokenSecret);
-  registerTwilioWebhooks(app, { routeNumber: (n) => tenants.route(n), streamTokens, publicUrl: config.publicUrl });
+  const whisperTokens = new WhisperTokens(`${config.streamTokenSecret}:whisper`);
+  const getTenant = (id: string) => tenants.get(id);
+  const dispatcher = new WebhookDispatcher({ store, getTenant, log: logger });
+  const webhooks = new WebhookEmitter({ store, log: logger, onEnqueued: () => dispatcher.kick() });
+  const outbound = { store, publicUrl: config.publicUrl, twilioApiBaseUrl: config.twilioApiBaseUrl };
+  const app = buildApi({
+    store,
+    metrics,
+    logger,
+    adminKey: config.adminKey,
+    tenants: tenantService,
+    v1Routes: [
+      (v1) => registerCallActionRoutes(v1, { ...outbound, tenants, liveCalls }),
+      (v1) => registerCallbacksRoutes(v1, { store, tenants }),
+      (v1) => registerUsageRoutes(v1, { store, tenants }),
+      (v1) => registerRecordingRoutes(v1, { store, dataDir: config.dataDir }),
+      (v1) => registerWebhookDeliveryRoutes(v1, { store, dispatcher }),
+    ],
+  });
+  registerTwilioWebhooks(app, { routeNumber: (n) => tenants.route(n), streamTokens, publicUrl: config.publicUrl, store });
+  registerTwilioCallWebhooks(app, { store, tenant: getTenant, streamTokens, whisperTokens, liveCalls, publicUrl: config.publicUrl });
 
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -71,9 +111,33 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   const streams = attachTwilioStreamServer(app.server, {
     pacer,
     log: logger,
-    authorize: createTwilioCallAuthorizer({ tenants, streamTokens, store, metrics, logger, engines, twilioApiBaseUrl: config.twilioApiBaseUrl }),
+    authorize: createTwilioCallAuthorizer({
+      tenants,
+      streamTokens,
+      whisperTokens,
+      store,
+      metrics,
+      logger,
+      engines,
+      twilioApiBaseUrl: config.twilioApiBaseUrl,
+      publicUrl: config.publicUrl,
+      dataDir: config.dataDir,
+      liveCalls,
+      webhooks,
+      toolServices: { store, twilioApiBaseUrl: config.twilioApiBaseUrl },
+      finalize: (input) => {
+        const task = finalizeCall({ store, webhooks, createAnalysisLlm: (agent) => createAnalysisLlm(agent, engines), log: logger }, { ...input, signal: shutdown.signal });
+        postCall.add(task);
+        return task.finally(() => postCall.delete(task));
+      },
+    }),
   });
-  logger.info({ port, tenants: tenantList.map((t) => t.id), publicUrl: config.publicUrl ?? null }, 'parley listening');
+  const retention = new RecordingRetention({ recordings: store.recordings, getTenant, dataDir: config.dataDir, log: logger });
+  const scheduler = new CallbackScheduler({ outbound, tenants, log: logger });
+  dispatcher.start();
+  retention.start();
+  await scheduler.start();
+  logger.info({ port, tenants: tenants.all().map((t) => t.id), publicUrl: config.publicUrl ?? null }, 'parley listening');
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -82,9 +146,17 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
     store,
     metrics,
     tenants,
+    tenantService,
+    liveCalls,
     async close() {
+      await scheduler.stop();
       streams.close();
       await app.close();
+      // Calls that just ended finish their post-call work (bounded; aborted analysis still records cost).
+      shutdown.abort();
+      await Promise.allSettled([...postCall]);
+      await dispatcher.stop();
+      await retention.stop();
       await engine?.close();
       await store.close();
     },

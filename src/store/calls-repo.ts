@@ -214,6 +214,8 @@ export function createCallsRepo(db: Kysely<Database>): CallsRepo {
         .select(['started_at_ms', 'answered_at_ms', 'ended_at_ms', 'status', 'cost'])
         .where('tenant_id', '=', tenantId)
         .where('started_at_ms', '>=', sinceMs)
+        // Calls refused for a quota were never answered; counting them would let a full tenant use up its day.
+        .where((eb) => eb.or([eb('end_reason', 'is', null), eb('end_reason', 'not like', 'quota_exceeded:%')]))
         .execute();
       let minutesMs = 0;
       let cost = 0;

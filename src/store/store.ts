@@ -14,13 +14,14 @@ import { createApiKeysRepo, type ApiKeysRepo } from './api-keys-repo.js';
 import { createDocumentsRepo, type DocumentsRepo } from './documents-repo.js';
 import { createDeliveriesRepo, type DeliveriesRepo } from './deliveries-repo.js';
 import { createCallbacksRepo, type CallbacksRepo } from './callbacks-repo.js';
+import { createRecordingsRepo, type RecordingsRepo } from './recordings-repo.js';
 
 export type * from './types.js';
 export { CALL_STATUSES, LIVE_CALL_STATUSES, CALLBACK_STATUSES, DELIVERY_STATUSES } from './types.js';
 export { newCallId, newTurnId } from './ids.js';
 export { decodeCursor } from './codec.js';
 export { CLOSED_ON_RESTART_EVENT, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './calls-repo.js';
-export type { CallsRepo, TurnsRepo, EventsRepo, TenantsRepo, ApiKeysRepo, DocumentsRepo, DeliveriesRepo, CallbacksRepo };
+export type { CallsRepo, TurnsRepo, EventsRepo, TenantsRepo, ApiKeysRepo, DocumentsRepo, DeliveriesRepo, CallbacksRepo, RecordingsRepo };
 export type { NewDelivery } from './deliveries-repo.js';
 export type { NewCallback } from './callbacks-repo.js';
 
@@ -33,6 +34,7 @@ export interface Store {
   documents: DocumentsRepo;
   deliveries: DeliveriesRepo;
   callbacks: CallbacksRepo;
+  recordings: RecordingsRepo;
   /** Closes the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export function createStore(db: Kysely<Database>): Store {
     documents: createDocumentsRepo(db),
     deliveries: createDeliveriesRepo(db),
     callbacks: createCallbacksRepo(db),
+    recordings: createRecordingsRepo(db),
     close: () => (closed ??= db.destroy()),
   };
 }

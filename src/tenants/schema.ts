@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { flowSchema } from '../agents/flow/schema.js';
+import { flowSchema, flowToolNames } from '../agents/flow/schema.js';
 
 /**
  * The tenant file: one business on this deployment, its numbers, and the agent that answers them.
@@ -233,6 +233,9 @@ export const tenantSchema = tenantObject
         }
         names.add(name);
       });
+      for (const n of flowToolNames(a.flow)) {
+        if (!names.has(n)) ctx.addIssue({ code: 'custom', path: [...base, 'flow'], message: `the flow uses tool "${n}"; enable it in tools` });
+      }
     }
   })
   .transform((t) => {

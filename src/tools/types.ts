@@ -34,6 +34,8 @@ export interface ToolCallContext {
 
 export interface AgentTool {
   readonly spec: ToolSpec;
+  /** How long `runTool` lets this tool run by default (HTTP tools: their configured timeout). */
+  readonly timeoutMs?: number;
   run(args: Record<string, unknown>, ctx: ToolCallContext): Promise<ToolResult>;
 }
 

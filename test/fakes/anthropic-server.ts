@@ -28,28 +28,52 @@ export function anthropicEvent(json: { readonly type: string } & Record<string, 
   return delayMs === undefined ? { event: json.type, json } : { event: json.type, json, delayMs };
 }
 
-const messageStart = anthropicEvent({
-  type: 'message_start',
-  message: {
-    id: 'msg_fake',
-    type: 'message',
-    role: 'assistant',
-    content: [],
-    model: 'fake-model',
-    stop_reason: null,
-    stop_sequence: null,
-    usage: { input_tokens: 10, output_tokens: 1 },
-  },
-});
+/** Token counts the fake reports: input in `message_start`, the final output count in `message_delta`. */
+export interface FakeAnthropicUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Prompt tokens written to / read from the prompt cache, reported apart from input_tokens. */
+  readonly cacheCreationInputTokens?: number;
+  readonly cacheReadInputTokens?: number;
+}
+
+/** What the fake reports unless a stream says otherwise. */
+export const DEFAULT_FAKE_ANTHROPIC_USAGE: FakeAnthropicUsage = { inputTokens: 10, outputTokens: 15 };
+
+function messageStart(u: FakeAnthropicUsage): FakeChunk {
+  return anthropicEvent({
+    type: 'message_start',
+    message: {
+      id: 'msg_fake',
+      type: 'message',
+      role: 'assistant',
+      content: [],
+      model: 'fake-model',
+      stop_reason: null,
+      stop_sequence: null,
+      usage: {
+        input_tokens: u.inputTokens,
+        cache_creation_input_tokens: u.cacheCreationInputTokens ?? 0,
+        cache_read_input_tokens: u.cacheReadInputTokens ?? 0,
+        // The API reports a small running output count here; the real one comes in message_delta.
+        output_tokens: 1,
+      },
+    },
+  });
+}
 
 /** A block to stream: text in pieces, or a tool_use whose input JSON arrives in pieces. */
 export type AnthropicBlock =
   | { readonly text: readonly string[] }
   | { readonly toolUse: { readonly id: string; readonly name: string; readonly jsonPieces: readonly string[] } };
 
-/** A complete message stream: message_start, ping, the blocks, message_delta (stop_reason), message_stop. */
-export function anthropicStream(blocks: readonly AnthropicBlock[]): FakeChunk[] {
-  const out: FakeChunk[] = [messageStart, anthropicEvent({ type: 'ping' })];
+/**
+ * A complete message stream: message_start (input usage), ping, the blocks, message_delta
+ * (stop_reason, output usage), message_stop.
+ */
+export function anthropicStream(blocks: readonly AnthropicBlock[], o: { usage?: FakeAnthropicUsage } = {}): FakeChunk[] {
+  const usage = o.usage ?? DEFAULT_FAKE_ANTHROPIC_USAGE;
+  const out: FakeChunk[] = [messageStart(usage), anthropicEvent({ type: 'ping' })];
   let toolUsed = false;
   blocks.forEach((b, index) => {
     if ('text' in b) {
@@ -73,7 +97,7 @@ export function anthropicStream(blocks: readonly AnthropicBlock[]): FakeChunk[] 
     anthropicEvent({
       type: 'message_delta',
       delta: { stop_reason: toolUsed ? 'tool_use' : 'end_turn', stop_sequence: null },
-      usage: { output_tokens: 15 },
+      usage: { output_tokens: usage.outputTokens },
     }),
     anthropicEvent({ type: 'message_stop' }),
   );
@@ -81,8 +105,8 @@ export function anthropicStream(blocks: readonly AnthropicBlock[]): FakeChunk[] 
 }
 
 /** A streamed text reply in `pieces`. */
-export function anthropicTextStream(pieces: readonly string[]): FakeChunk[] {
-  return anthropicStream([{ text: pieces }]);
+export function anthropicTextStream(pieces: readonly string[], o: { usage?: FakeAnthropicUsage } = {}): FakeChunk[] {
+  return anthropicStream([{ text: pieces }], o);
 }
 
 /** An in-stream `error` event (e.g. `overloaded_error`), as Anthropic sends after a 200. */

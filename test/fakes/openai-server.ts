@@ -25,12 +25,36 @@ export function openAiChunk(delta: Record<string, unknown>, finishReason: string
   return delayMs === undefined ? { json } : { json, delayMs };
 }
 
-/** A streamed text reply: a role chunk, one chunk per piece, then `finish_reason: "stop"`. */
-export function openAiTextChunks(pieces: readonly string[]): FakeChunk[] {
+/** Token counts of a reply, as `stream_options.include_usage` reports them. */
+export interface FakeUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/**
+ * The extra chunk OpenAI streams just before `[DONE]` when the request asked for
+ * `stream_options: { include_usage: true }`: empty `choices` and the whole request's `usage`.
+ */
+export function openAiUsageChunk(u: FakeUsage): FakeChunk {
+  return {
+    json: {
+      ...base,
+      choices: [],
+      usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens },
+    },
+  };
+}
+
+/**
+ * A streamed text reply: a role chunk, one chunk per piece, then `finish_reason: "stop"`; with
+ * `usage`, the usage chunk follows (as OpenAI sends it when asked to).
+ */
+export function openAiTextChunks(pieces: readonly string[], o: { usage?: FakeUsage } = {}): FakeChunk[] {
   return [
     openAiChunk({ role: 'assistant', content: '' }),
     ...pieces.map((p) => openAiChunk({ content: p })),
     openAiChunk({}, 'stop'),
+    ...(o.usage === undefined ? [] : [openAiUsageChunk(o.usage)]),
   ];
 }
 

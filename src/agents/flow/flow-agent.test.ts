@@ -21,7 +21,7 @@ async function say(agent: FlowAgent, history: ChatMessage[], utterance: string, 
   const calls: ToolCall[] = [];
   for await (const d of agent.complete({ messages: history }, { signal })) {
     if (d.kind === 'text') chunks.push(d.text);
-    else calls.push(d.call);
+    else if (d.kind === 'tool_call') calls.push(d.call);
   }
   const text = chunks.join('');
   history.push({ role: 'assistant', content: text, ...(calls.length > 0 ? { toolCalls: calls } : {}) });
@@ -217,5 +217,131 @@ describe('FlowAgent with a small flow', () => {
     const agent = new FlowAgent(flow, { variables: { 'caller.number': '+15551234567' } });
     assert.equal(agent.respond('who is this').text, 'You are calling from +15551234567. Your name?');
     assert.equal(new FlowAgent(flow).respond('who').text, 'You are calling from an unknown number. Your name?');
+  });
+});
+
+describe('FlowAgent actions', () => {
+  const flow = flowSchema.parse({
+    start: 'main',
+    fallback: { replies: ['Sorry, press 1 for bookings or 0 for the front desk.'] },
+    slots: { guests: { type: 'number' } },
+    globalIntents: [
+      { name: 'desk', dtmf: '0', keywords: ['front desk', 'operator'], reply: 'Connecting you.', action: { type: 'transfer', to: '+15550100001', mode: 'warm', summary: 'Caller {{caller.number}} asked for the desk.' } },
+      { name: 'directions', keywords: ['directions', 'address'], reply: "I'll text you our address.", action: { type: 'send_sms', body: 'Seaview Hotel, 12 Harbour Rd. Call {{desk|us}} anytime.' } },
+    ],
+    states: {
+      main: {
+        intents: [
+          { name: 'book', dtmf: '1', keywords: ['book', 'reservation'], goto: 'booking' },
+          { name: 'one', keywords: ['one'], reply: 'You said one.' },
+        ],
+      },
+      booking: {
+        slots: [
+          { name: 'nights', type: 'number', prompt: 'How many nights?' },
+          { name: 'day', type: 'date', prompt: 'Which day?' },
+          { name: 'phone', type: 'phone', prompt: 'Please enter your phone number.' },
+        ],
+        onComplete: {
+          say: 'Booked.',
+          actions: [
+            { type: 'tool', name: 'book_room', arguments: { nights: '{{nights}}', start: '{{day}}', phone: '{{phone}}', note: '{{nights}} nights from {{day.iso}}', tags: ['web', '{{day}}'], guests: 2 } },
+            { type: 'send_sms', body: 'Booked {{nights}} nights from {{day}}.' },
+            { type: 'schedule_callback', inMinutes: 1440, reason: 'confirm {{day.iso}}' },
+          ],
+          goto: 'main',
+        },
+      },
+    },
+  });
+  const agent = () => new FlowAgent(flow, { now: () => MONDAY, timezone: 'America/New_York', variables: { 'caller.number': '+15551234567' } });
+
+  it('runs several actions in order with templated arguments, slot values as data, and keeps the dialog going', () => {
+    const a = agent();
+    a.respond('i want to book');
+    a.respond('three nights');
+    a.respond('friday');
+    const done = a.respond('five five five oh one two three four five six');
+    assert.equal(done.text, 'Booked.');
+    assert.deepEqual(done.toolCalls.map((c) => [c.name, c.arguments]), [
+      ['book_room', { nights: 3, start: '2026-11-27', phone: '5550123456', note: 'three nights from 2026-11-27', tags: ['web', '2026-11-27'], guests: 2 }],
+      ['send_sms', { body: 'Booked three nights from Friday, November 27th.' }],
+      ['schedule_callback', { inMinutes: 1440, reason: 'confirm 2026-11-27' }],
+    ]);
+    assert.equal(a.state, 'main', 'non-terminal actions do not end the dialog');
+    assert.equal(a.respond('what is the address').toolCalls[0]?.name, 'send_sms');
+  });
+
+  it('emits a warm transfer with its templated briefing', () => {
+    const r = agent().respond('front desk please');
+    assert.deepEqual(r.toolCalls.map((c) => [c.name, c.arguments]), [['transfer_call', { to: '+15550100001', mode: 'warm', summary: 'Caller +15551234567 asked for the desk.' }]]);
+  });
+
+  it('renders a missing template value by its default in tool text', () => {
+    const r = agent().respond('directions');
+    assert.deepEqual(r.toolCalls[0]?.arguments, { body: 'Seaview Hotel, 12 Harbour Rd. Call us anytime.' });
+  });
+
+  it('emits send_dtmf for a send_dtmf action', () => {
+    const f = flowSchema.parse({ start: 'a', states: { a: { intents: [{ name: 'menu', keywords: ['menu'], action: { type: 'send_dtmf', digits: '2w1' } }] } } });
+    assert.deepEqual(new FlowAgent(f).respond('menu').toolCalls.map((c) => [c.name, c.arguments]), [['send_dtmf', { digits: '2w1' }]]);
+  });
+});
+
+describe('FlowAgent keypad', () => {
+  const flow = flowSchema.parse({
+    start: 'main',
+    fallback: { replies: ['Sorry, press 1 for bookings or 0 for the front desk.'] },
+    globalIntents: [{ name: 'desk', dtmf: '0', keywords: ['operator'], reply: 'Connecting you.', action: { type: 'transfer', to: '+15550100001' } }],
+    states: {
+      main: {
+        say: 'Main menu.',
+        intents: [
+          { name: 'book', dtmf: '1', keywords: ['book'], goto: 'booking' },
+          { name: 'one', keywords: ['one', 'keypad'], reply: 'You said one.' },
+          { name: 'star', dtmf: '*', reply: 'Menu again.' },
+        ],
+      },
+      booking: {
+        slots: [
+          { name: 'nights', type: 'number', prompt: 'Enter the number of nights.' },
+          { name: 'phone', type: 'phone', prompt: 'Enter your phone number.' },
+          { name: 'guest', type: 'name', prompt: 'Your name?' },
+        ],
+      },
+    },
+  });
+
+  it('selects the intent whose keys were pressed, in the state or globally', () => {
+    const a = new FlowAgent(flow);
+    const r = a.respond('[keypad] 1');
+    assert.equal(r.intent, 'book');
+    assert.equal(a.state, 'booking');
+    assert.equal(r.text, 'Enter the number of nights.');
+    const desk = new FlowAgent(flow).respond('[keypad] 0');
+    assert.equal(desk.intent, 'desk');
+    assert.equal(desk.toolCalls[0]?.name, 'transfer_call');
+    assert.equal(new FlowAgent(flow).respond('[keypad] *').text, 'Menu again.');
+  });
+
+  it('fills number and phone slots from keys, but not other slot types', () => {
+    const a = new FlowAgent(flow);
+    a.respond('[keypad] 1');
+    assert.equal(a.respond('[keypad] 3').text, 'Enter your phone number.');
+    assert.equal(a.respond('[keypad] 5550123456').text, 'Your name?');
+    assert.deepEqual(a.slots['nights'], 3);
+    assert.deepEqual(a.slots['phone'], { kind: 'phone', digits: '5550123456', spoken: '5 5 5, 0 1 2, 3 4 5 6' });
+    const miss = a.respond('[keypad] 42');
+    assert.equal(miss.fallback, true);
+    assert.equal(a.slots['guest'], undefined);
+  });
+
+  it('sends a keypad entry that matches nothing to the fallback, never to a fuzzy match', () => {
+    const a = new FlowAgent(flow);
+    const r = a.respond('[keypad] 7');
+    assert.equal(r.fallback, true);
+    assert.equal(r.text, 'Sorry, press 1 for bookings or 0 for the front desk.');
+    assert.equal(a.state, 'main');
+    assert.equal(new FlowAgent(flow).respond('one').text, 'You said one.', 'speech still matches fuzzily');
   });
 });

@@ -2,12 +2,16 @@
 // One instance per call; it holds that call's dialog state and filled slots.
 import { randomUUID } from 'node:crypto';
 import type { CallOptions, ChatRequest, LlmDelta, LlmProvider, ToolCall } from '../../providers/types.js';
+import { parseKeypadMessage } from '../keypad.js';
 import { matchIntent, normalise } from './fuzzy.js';
-import type { FlowAction, FlowDefinition, FlowState, SlotRequirement } from './schema.js';
+import { actionsOf, type FlowAction, type FlowDefinition, type FlowIntent, type FlowState, type SlotRequirement } from './schema.js';
 import { extractSlot, type SlotType, type SlotValue } from './slots.js';
 import { renderTemplate } from './template.js';
 
-/** Tool names the flow agent emits; the session must implement both. */
+/**
+ * Call-control tools the flow agent emits; the session always implements both. Its other actions
+ * emit the agent tools named by `flowToolNames` (schema.ts), which the agent must enable.
+ */
 export const flowAgentToolNames = ['end_call', 'transfer_call'] as const;
 
 export interface FlowAgentOptions {
@@ -33,12 +37,29 @@ export const DEFAULT_FALLBACK_REPLY = "Sorry, I didn't catch that. Could you say
 const OPPORTUNISTIC: ReadonlySet<SlotType> = new Set<SlotType>(['date', 'phone', 'enum']);
 /** Bound on state entries per turn; schema validation rejects loops, this guards hand-built flows. */
 const MAX_HOPS = 16;
+/** Slot types a keypad entry can fill. */
+const KEYPAD_SLOTS: ReadonlySet<SlotType> = new Set<SlotType>(['number', 'phone']);
+/** A template that is exactly one placeholder: a tool argument then takes the value itself, not text. */
+const WHOLE_PLACEHOLDER = /^\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}$/;
+
+/** A slot's value as data for tools: numbers and booleans as such, dates ISO, times hh:mm, phones as digits. */
+function slotData(v: SlotValue): string | number | boolean {
+  if (typeof v !== 'object') return v;
+  switch (v.kind) {
+    case 'date':
+      return v.iso;
+    case 'time':
+      return v.hhmm;
+    case 'phone':
+      return v.digits;
+  }
+}
 
 /** What one utterance did. */
 export interface FlowTurn {
   /** Everything to say, in order. May be empty. */
   readonly text: string;
-  /** end_call / transfer_call, to run after the text is spoken. */
+  /** Tool calls of the actions that ran, in order, to run once the text is spoken. */
   readonly toolCalls: readonly ToolCall[];
   /** The intent that matched, if any. */
   readonly intent?: string;
@@ -117,9 +138,10 @@ export class FlowAgent implements LlmProvider {
 
   /**
    * Streams the reply to the last user message: sentence-sized text deltas, then one tool_call
-   * per action. With no user message yet it streams `initialPrompt()`; after a tool result
-   * (our own end_call/transfer_call reporting back) it yields nothing. Stops yielding once the
-   * signal aborts; the dialog state has already advanced by then, as the caller heard the start.
+   * per action. With no user message yet it streams `initialPrompt()`; after a tool result (one of
+   * its own actions reporting back: the flow already said what follows) it yields nothing. Stops
+   * yielding once the signal aborts; the dialog state has already advanced by then, as the caller
+   * heard the start.
    */
   async *complete(req: ChatRequest, o: CallOptions): AsyncIterable<LlmDelta> {
     if (o.signal.aborted) return;
@@ -138,7 +160,11 @@ export class FlowAgent implements LlmProvider {
     }
   }
 
-  /** Advances the dialog by one utterance and returns what to say and do. */
+  /**
+   * Advances the dialog by one utterance and returns what to say and do. A keypad entry
+   * (`[keypad] 1`, see keypad.ts) selects the intent whose `dtmf` equals it, else fills a number or
+   * phone slot being asked for, else is a miss: key presses are never matched fuzzily.
+   */
   respond(utterance: string): FlowTurn {
     const turn: Turn = { parts: [], calls: [], captured: new Set(), hops: 0 };
     const finish = (intent: string | undefined, fallback: boolean): FlowTurn => ({
@@ -147,6 +173,8 @@ export class FlowAgent implements LlmProvider {
       ...(intent === undefined ? {} : { intent }),
       fallback,
     });
+    const keys = parseKeypadMessage(utterance);
+    if (keys !== undefined) return this.#respondToKeys(keys, turn, finish);
     if (normalise(utterance) === '') {
       this.#fallback(turn);
       return finish(undefined, true);
@@ -160,18 +188,8 @@ export class FlowAgent implements LlmProvider {
       this.#flow.matchThreshold ?? DEFAULT_MATCH_THRESHOLD,
     );
     if (match) {
-      this.#misses = 0;
-      const intent = match.intent;
-      for (const name of intent.captures ?? []) this.#capture(name, utterance, turn);
-      if (intent.reply !== undefined) turn.parts.push(this.#render(intent.reply));
-      const terminal = intent.action !== undefined && this.#perform(intent.action, turn);
-      if (intent.goto !== undefined) {
-        if (terminal) this.#state = intent.goto;
-        else this.#enter(intent.goto, turn);
-      } else if (!terminal) {
-        this.#continue(turn);
-      }
-      return finish(intent.name, false);
+      this.#runIntent(match.intent, turn, (name) => this.#capture(name, utterance, turn));
+      return finish(match.intent.name, false);
     }
 
     if (this.#firstMissing(st) && this.#fillFrom(utterance, st, turn)) {
@@ -181,6 +199,37 @@ export class FlowAgent implements LlmProvider {
     }
     this.#fallback(turn);
     return finish(undefined, true);
+  }
+
+  #respondToKeys(keys: string, turn: Turn, finish: (intent: string | undefined, fallback: boolean) => FlowTurn): FlowTurn {
+    const st = this.#stateDef(this.#state);
+    const intent = st.intents.find((i) => i.dtmf === keys) ?? this.#flow.globalIntents?.find((i) => i.dtmf === keys);
+    if (intent) {
+      this.#runIntent(intent, turn, (name) => this.#captureKeys(name, keys, turn));
+      return finish(intent.name, false);
+    }
+    const missing = this.#firstMissing(st);
+    if (missing && this.#captureKeys(missing.name, keys, turn)) {
+      this.#misses = 0;
+      this.#continue(turn);
+      return finish(undefined, false);
+    }
+    this.#fallback(turn);
+    return finish(undefined, true);
+  }
+
+  /** A matched intent: captures, reply, actions, then goto (or carry on with the state). */
+  #runIntent(intent: FlowIntent, turn: Turn, capture: (slot: string) => boolean): void {
+    this.#misses = 0;
+    for (const name of intent.captures ?? []) capture(name);
+    if (intent.reply !== undefined) turn.parts.push(this.#render(intent.reply));
+    const terminal = this.#performAll(actionsOf(intent), turn);
+    if (intent.goto !== undefined) {
+      if (terminal) this.#state = intent.goto;
+      else this.#enter(intent.goto, turn);
+    } else if (!terminal) {
+      this.#continue(turn);
+    }
   }
 
   #stateDef(id: string): FlowState {
@@ -203,6 +252,13 @@ export class FlowAgent implements LlmProvider {
     return extractSlot(spec.type, utterance, { now: this.#now(), timezone: this.#timezone, values: spec.values });
   }
 
+  /** Keypad digits into a number or phone slot (digits only: * and # fill nothing). */
+  #captureKeys(name: string, keys: string, turn: Turn): boolean {
+    const spec = this.#slotSpecs.get(name);
+    if (spec === undefined || !KEYPAD_SLOTS.has(spec.type) || !/^\d+$/.test(keys)) return false;
+    return this.#capture(name, keys, turn);
+  }
+
   #capture(name: string, utterance: string, turn: Turn): boolean {
     const value = this.#extract(name, utterance);
     if (value === undefined) return false;
@@ -221,20 +277,74 @@ export class FlowAgent implements LlmProvider {
     return any;
   }
 
+  /** Runs actions in order; true when one ended the dialog (the rest, if any, do not run). */
+  #performAll(actions: readonly FlowAction[], turn: Turn): boolean {
+    for (const a of actions) if (this.#perform(a, turn)) return true;
+    return false;
+  }
+
   /** Runs an action; true when it ends the dialog (end_call, transfer). */
   #perform(action: FlowAction, turn: Turn): boolean {
+    const call = (name: string, args: Record<string, unknown>): void => {
+      turn.calls.push({ id: `flow_${randomUUID()}`, name, arguments: args });
+    };
     switch (action.type) {
       case 'set':
         this.#slots[action.slot] = action.value;
         turn.captured.add(action.slot);
         return false;
       case 'end_call':
-        turn.calls.push({ id: `flow_${randomUUID()}`, name: 'end_call', arguments: { reason: action.reason ?? 'completed' } });
+        call('end_call', { reason: action.reason ?? 'completed' });
         return true;
       case 'transfer':
-        turn.calls.push({ id: `flow_${randomUUID()}`, name: 'transfer_call', arguments: { to: action.to, mode: action.mode ?? 'cold' } });
+        call('transfer_call', {
+          to: action.to,
+          mode: action.mode ?? 'cold',
+          ...(action.summary !== undefined ? { summary: this.#renderText(action.summary) } : {}),
+        });
         return true;
+      case 'send_sms':
+        call('send_sms', { body: this.#renderText(action.body) });
+        return false;
+      case 'schedule_callback':
+        call('schedule_callback', {
+          ...(action.inMinutes !== undefined ? { inMinutes: action.inMinutes } : {}),
+          ...(action.at !== undefined ? { at: this.#renderText(action.at) } : {}),
+          ...(action.reason !== undefined ? { reason: this.#renderText(action.reason) } : {}),
+        });
+        return false;
+      case 'tool':
+        call(action.name, this.#renderArgs(action.arguments ?? {}) as Record<string, unknown>);
+        return false;
+      case 'send_dtmf':
+        call('send_dtmf', { digits: action.digits });
+        return false;
     }
+  }
+
+  /**
+   * Text for a tool (an SMS, a briefing): like spoken templates, and slot fields are reachable by
+   * dotted paths (`{{start_day.iso}}`, `{{callback.hhmm}}`, `{{phone.digits}}`).
+   */
+  #renderText(template: string): string {
+    return renderTemplate(template, this.#slots, { ...this.#variables, ...this.#slots });
+  }
+
+  /** Tool arguments: strings templated; a string that is one `{{slot}}` becomes the slot's data value. */
+  #renderArgs(value: unknown): unknown {
+    if (typeof value === 'string') {
+      const whole = WHOLE_PLACEHOLDER.exec(value)?.[1];
+      if (whole !== undefined) {
+        const slot = this.#slots[whole];
+        if (slot !== undefined) return slotData(slot);
+      }
+      return this.#renderText(value);
+    }
+    if (Array.isArray(value)) return value.map((v) => this.#renderArgs(v));
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.#renderArgs(v)]));
+    }
+    return value;
   }
 
   #enter(id: string, turn: Turn): void {
@@ -263,7 +373,7 @@ export class FlowAgent implements LlmProvider {
     const done = st.onComplete;
     if (done === undefined) return;
     if (done.say !== undefined) turn.parts.push(this.#render(done.say));
-    const terminal = done.action !== undefined && this.#perform(done.action, turn);
+    const terminal = this.#performAll(actionsOf(done), turn);
     if (done.goto === undefined) return;
     if (terminal) this.#state = done.goto;
     else this.#enter(done.goto, turn);
@@ -274,10 +384,11 @@ export class FlowAgent implements LlmProvider {
     const fb = this.#flow.fallback;
     const replies = fb?.replies ?? [DEFAULT_FALLBACK_REPLY];
     const nextReply = (): string => this.#render(replies[this.#fallbackIndex++ % replies.length] ?? DEFAULT_FALLBACK_REPLY);
-    if (fb?.action !== undefined && fb.maxConsecutive !== undefined && this.#misses >= fb.maxConsecutive) {
+    const actions = fb ? actionsOf(fb) : [];
+    if (fb && actions.length > 0 && fb.maxConsecutive !== undefined && this.#misses >= fb.maxConsecutive) {
       this.#misses = 0;
       turn.parts.push(fb.actionSay !== undefined ? this.#render(fb.actionSay) : nextReply());
-      if (!this.#perform(fb.action, turn)) this.#reprompt(turn);
+      if (!this.#performAll(actions, turn)) this.#reprompt(turn);
       return;
     }
     turn.parts.push(nextReply());

@@ -58,11 +58,12 @@ const signal = (): AbortSignal => new AbortController().signal;
 
 describe('AnthropicLlm', () => {
   it('yields streamed text as separate deltas', async () => {
-    const s = await fake({ chunks: anthropicTextStream(['Hel', 'lo', ' there']) });
+    const s = await fake({ chunks: anthropicTextStream(['Hel', 'lo', ' there'], { usage: { inputTokens: 31, outputTokens: 4 } }) });
     assert.deepEqual(await collect(llm(s).complete(hello, { signal: signal() })), [
       { kind: 'text', text: 'Hel' },
       { kind: 'text', text: 'lo' },
       { kind: 'text', text: ' there' },
+      { kind: 'usage', inputTokens: 31, outputTokens: 4 },
     ]);
   });
 
@@ -78,7 +79,43 @@ describe('AnthropicLlm', () => {
       { kind: 'text', text: 'Let me book that.' },
       { kind: 'tool_call', call: { id: 'toolu_01', name: 'book_room', arguments: { date: '2025-01-02', nights: 2 } } },
       { kind: 'tool_call', call: { id: 'toolu_02', name: 'end_call', arguments: {} } },
+      { kind: 'usage', inputTokens: 10, outputTokens: 15 },
     ]);
+  });
+
+  it('counts cached prompt tokens as input tokens', async () => {
+    const usage = { inputTokens: 5, outputTokens: 3, cacheCreationInputTokens: 200, cacheReadInputTokens: 1000 };
+    const s = await fake({ chunks: anthropicTextStream(['x'], { usage }) });
+    const deltas = await collect(llm(s).complete(hello, { signal: signal() }));
+    assert.deepEqual(deltas.at(-1), { kind: 'usage', inputTokens: 1205, outputTokens: 3 });
+  });
+
+  it('takes the cumulative counts of the last message_delta, input included when it is repeated there', async () => {
+    const [start, ...rest] = anthropicTextStream(['x']);
+    const stop = rest.pop()!;
+    const s = await fake({
+      chunks: [
+        start!,
+        ...rest,
+        anthropicEvent({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 12, output_tokens: 40 } }),
+        stop,
+      ],
+    });
+    const deltas = await collect(llm(s).complete(hello, { signal: signal() }));
+    assert.deepEqual(deltas.at(-1), { kind: 'usage', inputTokens: 12, outputTokens: 40 });
+  });
+
+  it('yields no usage delta when the stream reports no usage', async () => {
+    const s = await fake({
+      chunks: [
+        anthropicEvent({ type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', content: [] } }),
+        anthropicEvent({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+        anthropicEvent({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'plain' } }),
+        anthropicEvent({ type: 'content_block_stop', index: 0 }),
+        anthropicEvent({ type: 'message_stop' }),
+      ],
+    });
+    assert.deepEqual(await collect(llm(s).complete(hello, { signal: signal() })), [{ kind: 'text', text: 'plain' }]);
   });
 
   it('fails non-retryably when tool input is not JSON', async () => {
@@ -262,7 +299,10 @@ describe('AnthropicLlm', () => {
     const s = await fake({
       chunks: [start!, anthropicEvent({ type: 'ping' }), { raw: ': comment\n\n' }, anthropicEvent({ type: 'future_thing' }), ...rest],
     });
-    assert.deepEqual(await collect(llm(s).complete(hello, { signal: signal() })), [{ kind: 'text', text: 'a' }]);
+    assert.deepEqual(await collect(llm(s).complete(hello, { signal: signal() })), [
+      { kind: 'text', text: 'a' },
+      { kind: 'usage', inputTokens: 10, outputTokens: 15 },
+    ]);
   });
 
   it('stops without error when aborted mid-stream', async () => {

@@ -11,7 +11,7 @@ import {
   type LlmProvider,
   type ToolSpec,
 } from '../types.js';
-import { parseToolArguments } from './openai.js';
+import { parseToolArguments, tokenCount } from './openai.js';
 
 /** Default API root (without `/v1`). */
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -102,9 +102,26 @@ export function toAnthropicTools(tools: readonly ToolSpec[]): unknown[] {
 interface StreamEvent {
   type?: string;
   index?: number;
+  /** message_start: the message with its input token usage. */
+  message?: { usage?: WireUsage };
+  /** message_delta: cumulative usage (output tokens; newer versions repeat the input counts). */
+  usage?: WireUsage;
   content_block?: { type?: string; id?: string; name?: string; input?: unknown };
   delta?: { type?: string; text?: string; partial_json?: string };
   error?: { type?: string; message?: string };
+}
+
+/** Token counts; cached prompt tokens are reported apart from `input_tokens`. */
+interface WireUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+}
+
+/** Every prompt token, cached or not (cost estimates price them alike). */
+function inputTokensOf(u: WireUsage): number {
+  return tokenCount(u.input_tokens) + tokenCount(u.cache_creation_input_tokens) + tokenCount(u.cache_read_input_tokens);
 }
 
 /** In-stream error types worth failing over on. */
@@ -114,7 +131,8 @@ type OpenBlock = { kind: 'text' } | { kind: 'tool'; id: string; name: string; js
 
 /**
  * Streams a reply from the Anthropic Messages API: text deltas as they arrive, each tool call
- * once its block closes. Errors are ProviderErrors: HTTP 408/409/429/5xx (529 overloaded),
+ * once its block closes, and at `message_stop` one `usage` delta (input tokens from
+ * `message_start`, output tokens from the last `message_delta`). Errors are ProviderErrors: HTTP 408/409/429/5xx (529 overloaded),
  * network failures, silence beyond `timeoutMs`, in-stream `overloaded_error`/`api_error` and
  * streams cut before `message_stop` are retryable; other 4xx and malformed tool input are not.
  * Abort returns quietly. Stateless: one instance may serve many calls concurrently.
@@ -145,6 +163,8 @@ export class AnthropicLlm implements LlmProvider {
 
     const blocks = new Map<number, OpenBlock>();
     let stopped = false;
+    let inputTokens: number | undefined;
+    let outputTokens: number | undefined;
     const events = postSse({
       provider: this.name,
       url: this.#url,
@@ -203,8 +223,28 @@ export class AnthropicLlm implements LlmProvider {
           yield { kind: 'tool_call', call: { id: block.id, name: block.name, arguments: args } };
           break;
         }
+        case 'message_start': {
+          const u = ev.message?.usage;
+          if (u !== undefined) {
+            inputTokens = inputTokensOf(u);
+            outputTokens = tokenCount(u.output_tokens);
+          }
+          break;
+        }
+        case 'message_delta': {
+          // Counts here are cumulative: they replace, not add to, earlier ones.
+          const u = ev.usage;
+          if (u !== undefined) {
+            if (u.output_tokens !== undefined && u.output_tokens !== null) outputTokens = tokenCount(u.output_tokens);
+            if (u.input_tokens !== undefined && u.input_tokens !== null) inputTokens = inputTokensOf(u);
+          }
+          break;
+        }
         case 'message_stop':
           stopped = true;
+          if (inputTokens !== undefined || outputTokens !== undefined) {
+            yield { kind: 'usage', inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 };
+          }
           break;
         case 'error': {
           const errType = ev.error?.type ?? 'error';
@@ -212,7 +252,7 @@ export class AnthropicLlm implements LlmProvider {
           throw new ProviderError(this.name, `${errType}: ${message}`, RETRYABLE_STREAM_ERRORS.has(errType));
         }
         default:
-          // message_start, message_delta, ping, and event types added later: nothing to yield.
+          // ping, and event types added later: nothing to yield.
           break;
       }
       if (stopped) return;

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import {
   openAiChunk,
   openAiTextChunks,
+  openAiUsageChunk,
   openAiToolCallChunks,
   startFakeOpenAi,
   type FakeScripts,
@@ -126,6 +127,7 @@ describe('OpenAiLlm', () => {
     assert.deepEqual(req.body, {
       model: 'gpt-test',
       stream: true,
+      stream_options: { include_usage: true },
       temperature: 0.3,
       max_tokens: 99,
       messages: [
@@ -151,6 +153,45 @@ describe('OpenAiLlm', () => {
         },
       ],
     });
+  });
+
+  it('yields one usage delta after the text when the server reports token usage', async () => {
+    const s = await fake({ chunks: openAiTextChunks(['Hi', '!'], { usage: { promptTokens: 42, completionTokens: 7 } }) });
+    assert.deepEqual(await collect(llm(s).complete(hello, { signal: signal() })), [
+      { kind: 'text', text: 'Hi' },
+      { kind: 'text', text: '!' },
+      { kind: 'usage', inputTokens: 42, outputTokens: 7 },
+    ]);
+  });
+
+  it('yields the usage delta after the tool calls it follows', async () => {
+    const chunks = [...openAiToolCallChunks([{ id: 'c1', name: 'f', argumentPieces: ['{}'] }]), openAiUsageChunk({ promptTokens: 100, completionTokens: 12 })];
+    const s = await fake({ chunks });
+    assert.deepEqual(await collect(llm(s).complete(hello, { signal: signal() })), [
+      { kind: 'tool_call', call: { id: 'c1', name: 'f', arguments: {} } },
+      { kind: 'usage', inputTokens: 100, outputTokens: 12 },
+    ]);
+  });
+
+  it('reads usage a server puts on its last content chunk, ignoring usage: null on the others', async () => {
+    const base = { id: 'x', object: 'chat.completion.chunk', created: 1, model: 'llama' };
+    const s = await fake({
+      chunks: [
+        { json: { ...base, choices: [{ index: 0, delta: { content: 'ok' }, finish_reason: null }], usage: null } },
+        { json: { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 9, completion_tokens: 1 } } },
+      ],
+      done: false,
+    });
+    assert.deepEqual(await collect(llm(s).complete(hello, { signal: signal() })), [
+      { kind: 'text', text: 'ok' },
+      { kind: 'usage', inputTokens: 9, outputTokens: 1 },
+    ]);
+  });
+
+  it('omits stream_options when includeUsage is false', async () => {
+    const s = await fake({ chunks: openAiTextChunks(['ok']) });
+    await collect(llm(s, { includeUsage: false }).complete(hello, { signal: signal() }));
+    assert.equal('stream_options' in (s.requests[0]!.body as Record<string, unknown>), false);
   });
 
   it('sends no Authorization header without an API key (local servers)', async () => {

@@ -37,6 +37,11 @@ export const openAiLlmOptionsSchema = z.strictObject({
   timeoutMs: z.int().positive().optional(),
   /** Extra request headers (e.g. `OpenAI-Organization`, OpenRouter's `HTTP-Referer`). */
   headers: z.record(z.string(), z.string()).optional(),
+  /**
+   * Ask for token usage (`stream_options.include_usage`), for the call's cost. Default true; set
+   * false for a server that rejects `stream_options` (servers that ignore it are fine).
+   */
+  includeUsage: z.boolean().optional(),
 });
 
 /** Options of {@link OpenAiLlm}. */
@@ -104,6 +109,12 @@ interface Chunk {
     finish_reason?: string | null;
   }[];
   error?: { message?: string; type?: string; code?: unknown };
+  /**
+   * Token counts. OpenAI sends them (with include_usage) in one extra chunk with empty `choices`
+   * just before [DONE], and `usage: null` on every other chunk; some servers put them on the last
+   * content chunk instead.
+   */
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 }
 
 /**
@@ -127,7 +138,8 @@ export function parseToolArguments(provider: string, name: string, json: string)
 
 /**
  * Streams chat completions from an OpenAI-compatible server: text as it arrives, tool calls once
- * complete (at `finish_reason` or `[DONE]`). Errors are ProviderErrors: HTTP 408/409/429/5xx,
+ * complete (at `finish_reason` or `[DONE]`), then one `usage` delta when the server reported token
+ * counts. Errors are ProviderErrors: HTTP 408/409/429/5xx,
  * network failures, silence beyond `timeoutMs` and streams cut short are retryable; other 4xx and
  * malformed tool arguments are not. Abort returns quietly. Stateless: one instance may serve many
  * calls concurrently.
@@ -159,12 +171,14 @@ export class OpenAiLlm implements LlmProvider {
     if (opts.temperature !== undefined) body.temperature = opts.temperature;
     if (opts.maxTokens !== undefined) body.max_tokens = opts.maxTokens;
     if (req.tools !== undefined && req.tools.length > 0) body.tools = toOpenAiTools(req.tools);
+    if (opts.includeUsage !== false) body.stream_options = { include_usage: true };
 
     const secrets = [opts.apiKey];
     const pending: PendingCall[] = [];
     /** Stream index → slot in `pending`. */
     const slotByIndex = new Map<number, PendingCall>();
     let finished = false;
+    let usage: LlmDelta | undefined;
     const flush = (): ToolCall[] => {
       const calls = pending.map((p): ToolCall => {
         if (p.name === '') throw new ProviderError(this.name, 'tool call without a function name', false);
@@ -191,6 +205,7 @@ export class OpenAiLlm implements LlmProvider {
     for await (const ev of events) {
       if (ev.data === '[DONE]') {
         for (const call of flush()) yield { kind: 'tool_call', call };
+        if (usage !== undefined) yield usage;
         return;
       }
       let chunk: Chunk;
@@ -204,6 +219,9 @@ export class OpenAiLlm implements LlmProvider {
         const type = chunk.error.type ?? 'error';
         const message = redact(String(chunk.error.message ?? ''), secrets).slice(0, 200);
         throw new ProviderError(this.name, `${type}: ${message}`, /server|overload|rate|timeout/i.test(type));
+      }
+      if (chunk.usage !== undefined && chunk.usage !== null) {
+        usage = { kind: 'usage', inputTokens: tokenCount(chunk.usage.prompt_tokens), outputTokens: tokenCount(chunk.usage.completion_tokens) };
       }
       // Usage-only chunks have empty `choices`.
       const choice = chunk.choices?.[0];
@@ -233,5 +251,11 @@ export class OpenAiLlm implements LlmProvider {
     if (o.signal.aborted) return;
     // A server may omit [DONE] after a finish_reason; without either the reply is truncated.
     if (!finished) throw new ProviderError(this.name, 'stream ended early', true);
+    if (usage !== undefined) yield usage;
   }
+}
+
+/** A token count from the wire; anything but a non-negative number counts as 0. */
+export function tokenCount(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.round(v) : 0;
 }
