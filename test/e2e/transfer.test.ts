@@ -63,3 +63,13 @@ test('asking for a person transfers the live call through Twilio\'s REST API aft
   const types = (call.events as { type: string }[]).map((e) => e.type);
   assert.ok(types.includes('call.transferred'));
 });
+
+test('pressing 0 (a keypad menu in the flow) transfers to the front desk', { timeout: E2E_TIMEOUT_MS }, async () => {
+  const before = requests.length;
+  const result = await placeSimulatedCall({ baseUrl: server.url, to: HOTEL_NUMBER, authToken: AUTH_TOKEN, publicUrl: PUBLIC_URL, steps: [{ dtmf: '0#' }] });
+  assert.equal(requests.length, before + 1, 'one call update');
+  assert.match(requests.at(-1)?.form.get('Twiml') ?? '', /<Dial>\+15550100001<\/Dial>/);
+  const call = await getCall(server, result.callSid);
+  assert.equal(call.endReason, 'transfer');
+  assert.deepEqual((call.turns as { role: string; text: string }[]).filter((t) => t.role === 'user').map((t) => t.text), ['[keypad] 0']);
+});
