@@ -60,3 +60,21 @@ test('no barge-in while the agent is silent, or when barge-in is disabled', () =
   assert.ok(!run(new TurnTaking(), '1x30', false).some((e) => e.kind === 'barge_in'));
   assert.ok(!run(new TurnTaking({ bargeIn: false }), '1x30', true).some((e) => e.kind === 'barge_in'));
 });
+
+test('a per-turn silence window holds a turn through a longer pause, or ends it sooner, and resets with the next utterance', () => {
+  const t = new TurnTaking({ silenceMs: 600, minSpeechMs: 100 });
+  const feed = (p: number, ms: number) => {
+    const out = [];
+    for (let i = 0; i < ms / 20; i++) out.push(...t.push(p, 20, false));
+    return out;
+  };
+  feed(1, 400);
+  t.setTurnSilenceMs(1300);
+  assert.deepEqual(feed(0, 900).map((e) => e.kind), [], 'a 900 ms pause does not end an incomplete turn');
+  feed(1, 300);
+  t.setTurnSilenceMs(300);
+  assert.deepEqual(feed(0, 300).map((e) => e.kind), ['turn_end'], 'a complete turn ends after 300 ms');
+  feed(1, 400);
+  assert.deepEqual(feed(0, 580).map((e) => e.kind), [], 'the next utterance has the default window again');
+  assert.deepEqual(feed(0, 20).map((e) => e.kind), ['turn_end']);
+});

@@ -50,6 +50,8 @@ export class TurnTaking {
   private gapMs = 0;
   private lastVoicedEndMs = 0;
   private bargedIn = false;
+  /** This turn's silence window when the words so far call for another (see setTurnSilenceMs). */
+  private turnSilenceMs: number | undefined;
 
   constructor(options: Partial<TurnTakingOptions> = {}) {
     this.o = { ...turnTakingDefaults, ...options };
@@ -62,6 +64,20 @@ export class TurnTaking {
 
   get isSpeaking(): boolean {
     return this.state === 'speaking';
+  }
+
+  /** Silence (media ms) since the last voiced frame. */
+  get silenceMs(): number {
+    return this.gapMs;
+  }
+
+  /**
+   * Changes the silence that ends the current turn: longer while the words so far are clearly
+   * incomplete, shorter once they are clearly complete. Undefined restores the default. Reset when
+   * the next utterance starts.
+   */
+  setTurnSilenceMs(ms: number | undefined): void {
+    this.turnSilenceMs = ms;
   }
 
   /**
@@ -87,6 +103,7 @@ export class TurnTaking {
           this.state = 'candidate';
           this.voicedMs = frameMs;
           this.bargedIn = false;
+          this.turnSilenceMs = undefined;
           events.push({ kind: 'speech_start', atMs: startMs });
           this.maybeConfirm(events, agentSpeaking);
         }
@@ -102,7 +119,7 @@ export class TurnTaking {
         break;
       case 'speaking':
         this.maybeBargeIn(events, agentSpeaking);
-        if (!voiced && this.gapMs >= this.o.silenceMs) {
+        if (!voiced && this.gapMs >= (this.turnSilenceMs ?? this.o.silenceMs)) {
           this.state = 'silence';
           this.voicedMs = 0;
           events.push({ kind: 'turn_end', atMs: this.mediaMs, lastSpeechAtMs: this.lastVoicedEndMs });

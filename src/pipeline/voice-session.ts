@@ -12,8 +12,10 @@ import type { MediaHandler, MediaTransport } from '../transports/types.js';
 import type { CallRecorder } from './call-recorder.js';
 import { Channel, iterate } from './channel.js';
 import type { AgentTool, ToolCallContext, ToolResult } from '../tools/types.js';
-import { type CallControl, CONTROL_TOOLS, llmAgentTools, runControlTools, runDataTools, type ToolHost, TransferPolicy } from './agent-tools.js';
+import { type CallControl, CONTROL_TOOLS, TRANSFER_FAILED_REPLY, llmAgentTools, runControlTools, runDataTools, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { AgentReply } from './reply.js';
+import { isBackchannel, remainderAfter } from './backchannel.js';
+import { classifyCompleteness } from './turn-completeness.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
 
@@ -22,6 +24,12 @@ export const PRE_ROLL_MS = 300;
 /** Said once when the caller has been silent for half of maxSilenceMs. */
 const STILL_THERE_PROMPT = 'Are you still there?';
 const SILENCE_GOODBYE = "I haven't heard anything, so I'll end the call now. Goodbye.";
+const MAX_DURATION_GOODBYE = 'This call has reached its time limit. Goodbye.';
+
+/** Everything an agent says word for word (not from its model): worth synthesising once and caching. */
+export function fixedPhrases(agent: AgentConfig): string[] {
+  return [agent.greeting, STILL_THERE_PROMPT, SILENCE_GOODBYE, MAX_DURATION_GOODBYE, TRANSFER_FAILED_REPLY, ...agent.filler.phrases];
+}
 
 export interface SessionLog {
   info(obj: Record<string, unknown>, msg: string): void;
@@ -67,6 +75,8 @@ interface Utterance {
   readonly audio: Channel<AudioFrame>;
   readonly abort: AbortController;
   discarded: boolean;
+  /** Latest partial transcript. */
+  partial: string;
   /** Wall times (performance.now) filled in at turn end. */
   lastSpeechAtMs?: number;
   turnEndAtMs?: number;
@@ -89,6 +99,18 @@ interface ActiveReply {
   tools?: { readonly calls: ToolCall[]; readonly startedAtMs: number; readonly results: Promise<ChatMessage[]> };
   /** A filler's continuation: runs once the filler has been heard. */
   afterHeard?: () => void;
+}
+
+/** A reply cut off by the caller, kept until their words show whether they meant to interrupt. */
+interface Suspended {
+  readonly turnKind: ActiveReply['turnKind'];
+  /** What the caller has not heard yet, and the tool calls that were to follow it. */
+  readonly remainder: string;
+  readonly toolCalls: readonly ToolCall[];
+  readonly hangupReason?: string;
+  /** The utterance that interrupted. */
+  readonly utterance: Utterance | undefined;
+  readonly timer: NodeJS.Timeout;
 }
 
 /**
@@ -119,6 +141,7 @@ export class VoiceSession implements MediaHandler {
   private userEpoch = 0;
   private keypad: { digits: string; timer: NodeJS.Timeout | undefined } = { digits: '', timer: undefined };
   private readonly callAbort = new AbortController();
+  private suspended: Suspended | undefined;
 
   constructor(deps: VoiceSessionDeps) {
     this.d = deps;
@@ -127,7 +150,7 @@ export class VoiceSession implements MediaHandler {
     const e = deps.agent.endpointing;
     this.turns = new TurnTaking({ silenceMs: e.silenceMs, minSpeechMs: e.minSpeechMs, bargeInMs: e.bargeInMs, bargeIn: e.bargeIn });
     if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
-    this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', 'This call has reached its time limit. Goodbye.'), deps.agent.maxDurationMs);
+    this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', MAX_DURATION_GOODBYE), deps.agent.maxDurationMs);
     this.durationTimer.unref();
     const targets = deps.agent.transferTargets ?? {};
     this.tools = llmAgentTools(targets, [...(deps.tools?.byName.values() ?? [])].map((t) => t.spec));
@@ -208,7 +231,7 @@ export class VoiceSession implements MediaHandler {
 
   private openUtterance(): void {
     if (this.utterance) return;
-    const u: Utterance = { audio: new Channel<AudioFrame>(4096), abort: new AbortController(), discarded: false };
+    const u: Utterance = { audio: new Channel<AudioFrame>(4096), abort: new AbortController(), discarded: false, partial: '' };
     for (const f of this.preRoll) u.audio.push(f);
     this.d.meter?.addSttAudioMs(this.preRollMs);
     this.utterance = u;
@@ -221,7 +244,10 @@ export class VoiceSession implements MediaHandler {
     let finalAtMs = 0;
     try {
       for await (const ev of this.d.stt.transcribe(u.audio, { signal: u.abort.signal })) {
-        if (ev.kind === 'final') {
+        if (ev.kind === 'partial') {
+          u.partial = ev.text;
+          if (this.utterance === u) this.adaptEndpointing(ev.text);
+        } else if (ev.kind === 'final') {
           finalText = ev.text.trim();
           finalAtMs = this.now();
         }
@@ -233,7 +259,43 @@ export class VoiceSession implements MediaHandler {
       return;
     }
     if (u.discarded || this.ended || u.turnEndAtMs === undefined || u.lastSpeechAtMs === undefined) return;
+    if (this.suspended?.utterance === u) {
+      // The words that interrupted the agent decide: a backchannel or nothing → carry on.
+      if (finalText === '' || isBackchannel(finalText, this.d.agent.endpointing.backchannels)) {
+        this.resume(finalText === '' ? 'no_words' : 'backchannel', finalText);
+        return;
+      }
+      this.dropSuspended();
+    }
     this.onUserTurn(finalText, u.lastSpeechAtMs, u.turnEndAtMs, finalAtMs);
+  }
+
+  /** Endpointing that reads the words: longer silence for unfinished thoughts, shorter for finished ones. */
+  private adaptEndpointing(text: string): void {
+    const e = this.d.agent.endpointing;
+    if (!e.adaptive) return;
+    const c = classifyCompleteness(text);
+    this.turns.setTurnSilenceMs(c === 'complete' ? Math.min(e.completeSilenceMs, e.silenceMs) : c === 'incomplete' ? Math.max(e.incompleteSilenceMs, e.silenceMs) : undefined);
+  }
+
+  /** Speaks what an interruption cut off, from where it stopped (the caller only said "uh-huh", or nothing). */
+  private resume(reason: 'backchannel' | 'no_words', said: string): void {
+    const s = this.suspended;
+    this.dropSuspended();
+    if (!s || this.ended || this.active || this.turns.isSpeaking) return;
+    this.d.recorder.event('barge_in.resumed', { reason, said, remainder: s.remainder });
+    const deltas: LlmDelta[] = [];
+    if (s.remainder) deltas.push({ kind: 'text', text: s.remainder });
+    for (const call of s.toolCalls) deltas.push({ kind: 'tool_call', call });
+    this.speak(s.turnKind, () => iterate<LlmDelta>(...deltas));
+    // speak() set a new active reply (TypeScript cannot see it through the call).
+    const resumed = this.active as ActiveReply | undefined;
+    if (resumed && s.hangupReason) resumed.hangupReason = s.hangupReason;
+  }
+
+  private dropSuspended(): void {
+    if (this.suspended) clearTimeout(this.suspended.timer);
+    this.suspended = undefined;
   }
 
   private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number): void {
@@ -263,6 +325,7 @@ export class VoiceSession implements MediaHandler {
   }
 
   private answer(cause: ReplyCause): void {
+    this.dropSuspended();
     this.history.push({ role: 'user', content: cause.text });
     this.speak('answer', (signal) => this.askAgent(signal), cause);
   }
@@ -435,7 +498,7 @@ export class VoiceSession implements MediaHandler {
   }
 
   /** Barge-in: stop talking now, keep only what the caller heard. */
-  private interrupt(receivedAtMs: number): void {
+  private interrupt(receivedAtMs: number, resumable = true): void {
     const a = this.active;
     if (!a || a.reply.phase !== 'speaking') return;
     this.d.transport.clear();
@@ -449,6 +512,34 @@ export class VoiceSession implements MediaHandler {
     this.d.metrics.bargeInsTotal.inc();
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
     this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: a.reply.tracker.fullText() });
+    if (resumable) this.suspend(a, heard);
+  }
+
+  /**
+   * Keeps an interrupted reply's unheard rest for `resumeAfterMs`: if the interruption turns out to be
+   * a backchannel or produces no words, the agent picks up where it stopped.
+   */
+  private suspend(a: ActiveReply, heard: string): void {
+    this.dropSuspended();
+    const remainder = remainderAfter(a.reply.tracker.fullText(), heard);
+    const toolCalls = a.reply.productionDone ? [...a.reply.toolCalls] : [];
+    if (!remainder && toolCalls.length === 0 && !a.hangupReason) return;
+    const utterance = this.utterance;
+    const timer = setTimeout(() => {
+      if (this.suspended?.utterance !== utterance) return;
+      // Still no words after the grace period, and the caller has stopped: take the interruption back.
+      if ((utterance?.partial ?? '') === '' && !this.turns.isSpeaking) {
+        if (utterance) {
+          utterance.discarded = true;
+          utterance.abort.abort();
+          utterance.audio.close();
+          if (this.utterance === utterance) this.utterance = undefined;
+        }
+        this.resume('no_words', '');
+      }
+    }, this.d.agent.endpointing.resumeAfterMs);
+    timer.unref();
+    this.suspended = { turnKind: a.turnKind, remainder, toolCalls, ...(a.hangupReason ? { hangupReason: a.hangupReason } : {}), utterance, timer };
   }
 
   private abandonThinkingReply(): void {
@@ -523,7 +614,7 @@ export class VoiceSession implements MediaHandler {
     if (this.ended) return;
     this.d.recorder.event('dtmf', { digit });
     this.clearSilenceTimer();
-    if (this.d.agent.endpointing.bargeIn && this.agentIsSpeaking()) this.interrupt(this.now());
+    if (this.d.agent.endpointing.bargeIn && this.agentIsSpeaking()) this.interrupt(this.now(), false);
     const cfg = this.d.agent.dtmf;
     if (this.keypad.timer) clearTimeout(this.keypad.timer);
     this.keypad.timer = undefined;
@@ -559,6 +650,7 @@ export class VoiceSession implements MediaHandler {
     if (this.ended) return;
     this.ended = true;
     this.callAbort.abort();
+    this.dropSuspended();
     if (this.keypad.timer) clearTimeout(this.keypad.timer);
     clearTimeout(this.durationTimer);
     this.clearSilenceTimer();

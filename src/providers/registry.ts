@@ -189,3 +189,13 @@ export function createAnalysisLlm(agent: AgentConfig, engines: SharedEngines): L
   });
   return entries.length === 1 ? (entries[0] as FallbackEntry<LlmProvider>).provider : new FallbackLlm(entries, { breakers: engines.breakers, firstOutputTimeoutMs: ANALYSIS_FIRST_TOKEN_TIMEOUT_MS });
 }
+
+/** The agent's TTS chain alone (greeting pre-synthesis at start-up). */
+export function createTts(agent: AgentConfig, engines: SharedEngines): TtsProvider {
+  const ctx: BuildContext = { engines, agent, variables: {} };
+  const entries = agent.tts.map((spec, i) => {
+    const { def, options } = resolve('tts', spec, i);
+    return { provider: def.create(options, ctx), key: breakerKey('tts', spec) };
+  });
+  return entries.length === 1 ? (entries[0] as FallbackEntry<TtsProvider>).provider : new FallbackTts(entries, { breakers: engines.breakers });
+}

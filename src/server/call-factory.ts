@@ -19,6 +19,8 @@ import type { TenantDirectory } from '../tenants/directory.js';
 import type { AgentConfig, TenantConfig } from '../tenants/schema.js';
 import { buildAgentTools, runTool } from '../tools/registry.js';
 import type { ToolServices } from '../tools/types.js';
+import type { PhraseCache } from '../pipeline/phrase-cache.js';
+import { withPhraseCache } from './phrase-warmup.js';
 import { createTwilioCallControl } from '../transports/twilio/call-control.js';
 import { MediaProtocolError, type StartMessage } from '../transports/twilio/media-protocol.js';
 import type { StartAuthorizer, TwilioMediaStream } from '../transports/twilio/media-stream.js';
@@ -44,6 +46,8 @@ export interface CallFactoryDeps {
   /** Post-call work (cost, analysis, call.ended webhook); never throws. */
   readonly finalize: (input: FinalizeInput) => Promise<void>;
   readonly toolServices: ToolServices;
+  /** Fixed phrases (greetings, prompts) synthesised once per voice. */
+  readonly phraseCache: PhraseCache;
 }
 
 /**
@@ -156,6 +160,7 @@ export function createTwilioCallAuthorizer(d: CallFactoryDeps): StartAuthorizer 
         transport: t,
         ...providers,
         llm,
+        tts: withPhraseCache(providers.tts, agent, d.phraseCache),
         vad,
         agent,
         recorder,

@@ -21,6 +21,8 @@ import { registerTwilioCallWebhooks } from '../transports/twilio/webhook-routes.
 import { WhisperTokens } from '../transports/twilio/whisper-tokens.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { WebhookEmitter } from '../webhooks/emitter.js';
+import { PhraseCache } from '../pipeline/phrase-cache.js';
+import { warmGreetings } from './phrase-warmup.js';
 import { PocketsphinxEngine } from '../providers/stt/pocketsphinx-engine.js';
 import { openStore, type Store } from '../store/store.js';
 import { TenantDirectory } from '../tenants/directory.js';
@@ -41,6 +43,7 @@ export interface ParleyServer {
   readonly tenants: TenantDirectory;
   readonly tenantService: TenantService;
   readonly liveCalls: LiveCalls;
+  readonly phraseCache: PhraseCache;
   close(): Promise<void>;
 }
 
@@ -69,6 +72,7 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   await tenantService.loadStored();
 
   const shutdown = new AbortController();
+  const phraseCache = new PhraseCache();
   const postCall = new Set<Promise<void>>();
   let engine: PocketsphinxEngine | undefined;
   const pocketsphinx = (): PocketsphinxEngine => (engine ??= new PocketsphinxEngine({ maxDecoders: config.sttMaxDecoders, workerCount: config.sttWorkers }));
@@ -125,6 +129,7 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
       liveCalls,
       webhooks,
       toolServices: { store, twilioApiBaseUrl: config.twilioApiBaseUrl },
+      phraseCache,
       finalize: (input) => {
         const task = finalizeCall({ store, webhooks, createAnalysisLlm: (agent) => createAnalysisLlm(agent, engines), log: logger }, { ...input, signal: shutdown.signal });
         postCall.add(task);
@@ -132,6 +137,7 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
       },
     }),
   });
+  const warming = warmGreetings(tenants.all(), engines, phraseCache, logger, shutdown.signal);
   const retention = new RecordingRetention({ recordings: store.recordings, getTenant, dataDir: config.dataDir, log: logger });
   const scheduler = new CallbackScheduler({ outbound, tenants, log: logger });
   dispatcher.start();
@@ -148,13 +154,14 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
     tenants,
     tenantService,
     liveCalls,
+    phraseCache,
     async close() {
       await scheduler.stop();
       streams.close();
       await app.close();
       // Calls that just ended finish their post-call work (bounded; aborted analysis still records cost).
       shutdown.abort();
-      await Promise.allSettled([...postCall]);
+      await Promise.allSettled([...postCall, warming]);
       await dispatcher.stop();
       await retention.stop();
       await engine?.close();

@@ -29,6 +29,20 @@ export const endpointingSchema = z
     bargeInMs: z.number().int().min(40).max(3000).default(150),
     /** Set false to let the agent finish every reply regardless of caller speech. */
     bargeIn: z.boolean().default(true),
+    /**
+     * Read the transcript while the caller talks: wait `incompleteSilenceMs` when the words so far
+     * are clearly unfinished ("my number is four five…"), end after `completeSilenceMs` when they
+     * are clearly complete ("no thanks, goodbye"); `silenceMs` otherwise.
+     */
+    adaptive: z.boolean().default(true),
+    incompleteSilenceMs: z.number().int().min(100).max(5000).default(1300),
+    completeSilenceMs: z.number().int().min(100).max(5000).default(350),
+    /** Said over the agent, these do not interrupt it: it resumes where it stopped. Compared whole, case-insensitive. */
+    backchannels: z
+      .array(z.string().min(1))
+      .default(['yeah', 'yes', 'yep', 'uh-huh', 'uh huh', 'mhm', 'mm-hmm', 'mm', 'hmm', 'okay', 'ok', 'right', 'sure', 'alright', 'all right', 'i see', 'got it', 'cool']),
+    /** An interruption that has produced no words after this long is taken back: the agent resumes. */
+    resumeAfterMs: z.number().int().min(200).max(10_000).default(1500),
   })
   .prefault({});
 
@@ -87,6 +101,8 @@ export const agentSchema = z.object({
   tts: providerChainSchema.default([{ provider: 'espeak' }]),
   /** energy: adaptive-energy detector (~0.5 µs/frame); silero: Silero v4 neural model via onnxruntime (~0.25 ms per 32 ms). */
   vad: z.enum(['energy', 'silero']).default('energy'),
+  /** Remove the agent's own voice from the caller's audio (speakerphones) before voice detection. */
+  echoSuppression: z.boolean().default(true),
   endpointing: endpointingSchema,
   /** Hang up when the caller has said nothing for this long (agent asks once before). */
   maxSilenceMs: z.number().int().min(1000).default(30_000),

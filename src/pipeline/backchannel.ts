@@ -1,0 +1,30 @@
+/**
+ * Backchannels: the "yeah", "uh-huh", "right" a listener says while someone else talks. Said over
+ * the agent they are encouragement, not an interruption.
+ */
+function words(text: string): string[] {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9\s'-]/g, ' ')
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
+}
+
+/**
+ * True when `text` is nothing but backchannels: one of `list` as a whole, or up to three words that
+ * are each a one-word entry of `list` ("yeah okay", "uh-huh right").
+ */
+export function isBackchannel(text: string, list: readonly string[]): boolean {
+  const said = words(text);
+  if (said.length === 0) return false;
+  const phrases = new Set(list.map((p) => words(p).join(' ')));
+  if (phrases.has(said.join(' '))) return true;
+  return said.length <= 3 && said.every((w) => phrases.has(w));
+}
+
+/** The words of `planned` after the first `heard` words: where a reply picks up after an interruption. */
+export function remainderAfter(planned: string, heard: string): string {
+  const all = planned.split(/\s+/).filter((w) => w.length > 0);
+  const done = heard.split(/\s+/).filter((w) => w.length > 0).length;
+  return all.slice(done).join(' ');
+}

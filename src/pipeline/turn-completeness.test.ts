@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { classifyCompleteness } from './turn-completeness.js';
+
+test('words that leave a thought hanging read as incomplete', () => {
+  for (const t of ['I would like to book a room and', 'my name is', 'I want to come on the', 'um', 'can I have a room for'])
+    assert.equal(classifyCompleteness(t), 'incomplete', t);
+});
+
+test('a number being read out is incomplete until it has the digits of a phone number', () => {
+  assert.equal(classifyCompleteness('my number is four five six'), 'incomplete');
+  assert.equal(classifyCompleteness('my phone number is 555 01'), 'incomplete');
+  assert.equal(classifyCompleteness('my number is four one five five five five zero one two three'), 'complete');
+});
+
+test('short answers and closings read as complete', () => {
+  for (const t of ['yes', 'No.', 'no thank you', "that's all, thanks", 'ok thank you goodbye', 'Thank you. Bye!'])
+    assert.equal(classifyCompleteness(t), 'complete', t);
+});
+
+test('anything else is left to the normal silence window', () => {
+  for (const t of ['', 'what time is breakfast', 'I would like to make a reservation', 'three nights'])
+    assert.equal(classifyCompleteness(t), 'unknown', t);
+});
