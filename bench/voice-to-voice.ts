@@ -67,6 +67,7 @@ async function main(): Promise<void> {
         sttFinalMs: summary(pick('sttFinalMs')),
         agentFirstTokenMs: summary(pick('llmFirstTokenMs')),
         ttsFirstAudioMs: summary(pick('ttsFirstAudioMs')),
+        greetingFirstAudioMs: summary(await greetingFirstAudio(server.url, results.map((r) => r.callSid))),
         heardByCallerMs: summary(results.flatMap((r) => r.utterances.map((u) => u.heardLatencyMs)).filter((v): v is number => v !== undefined)),
       });
     } finally {
@@ -87,6 +88,18 @@ async function main(): Promise<void> {
       2,
     ),
   );
+}
+
+/** Stream start → the greeting's first audio handed to the transport, per call (from the stored record). */
+async function greetingFirstAudio(baseUrl: string, callSids: readonly string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const sid of callSids) {
+    const res = await fetch(`${baseUrl}/v1/calls/${sid}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const call = (await res.json()) as { startedAt: string; turns: { role: string; startedAt: string }[] };
+    const greeting = call.turns.find((t) => t.role === 'agent');
+    if (greeting) out.push(Date.parse(greeting.startedAt) - Date.parse(call.startedAt));
+  }
+  return out;
 }
 
 await main();

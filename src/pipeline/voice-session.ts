@@ -1,4 +1,5 @@
 import { dtmfTones } from '../audio/dtmf.js';
+import { EchoSuppressor } from '../audio/echo-suppressor.js';
 import type { AudioFrame } from '../audio/frame.js';
 import { audioFrame, frameDurationMs } from '../audio/frame.js';
 import { keypadMessage } from '../agents/keypad.js';
@@ -142,11 +143,14 @@ export class VoiceSession implements MediaHandler {
   private keypad: { digits: string; timer: NodeJS.Timeout | undefined } = { digits: '', timer: undefined };
   private readonly callAbort = new AbortController();
   private suspended: Suspended | undefined;
+  /** Removes the agent's own voice (speakerphone echo) from the caller's audio before voice detection. */
+  private readonly echo: EchoSuppressor | undefined;
 
   constructor(deps: VoiceSessionDeps) {
     this.d = deps;
     this.now = deps.now ?? (() => performance.now());
     this.startedAtMs = this.now();
+    this.echo = deps.agent.echoSuppression ? new EchoSuppressor({ sampleRateHz: deps.transport.sampleRateHz }) : undefined;
     const e = deps.agent.endpointing;
     this.turns = new TurnTaking({ silenceMs: e.silenceMs, minSpeechMs: e.minSpeechMs, bargeInMs: e.bargeInMs, bargeIn: e.bargeIn });
     if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
@@ -176,7 +180,10 @@ export class VoiceSession implements MediaHandler {
   onAudio(frame: AudioFrame, receivedAtMs: number): void {
     if (this.ended) return;
     const frameMs = frameDurationMs(frame);
-    const probability = this.d.vad.process(frame.samples);
+    // Voice detection hears the caller without the agent's echo; STT, pre-roll and recordings keep
+    // the raw audio so the gate never cuts the caller's words.
+    const heard = this.echo ? this.echo.process(frame.samples, receivedAtMs).samples : frame.samples;
+    const probability = this.d.vad.process(heard);
     const events = this.turns.push(probability, frameMs, this.agentIsSpeaking());
     for (const ev of events) this.onTurnEvent(ev, receivedAtMs);
     if (this.utterance) {
@@ -376,8 +383,9 @@ export class VoiceSession implements MediaHandler {
     this.maybeFinishReply(a);
   }
 
-  onAudioSent(durationMs: number, atMs: number): void {
+  onAudioSent(durationMs: number, atMs: number, samples?: Int16Array): void {
     this.active?.reply.tracker.onAudioSent(durationMs, atMs);
+    if (samples) this.echo?.reference(samples, atMs);
   }
 
   private afterProduction(a: ActiveReply): void {
@@ -502,6 +510,7 @@ export class VoiceSession implements MediaHandler {
     const a = this.active;
     if (!a || a.reply.phase !== 'speaking') return;
     this.d.transport.clear();
+    this.echo?.clearReference(receivedAtMs);
     const heardMs = a.reply.tracker.heardMs(receivedAtMs);
     const heard = a.reply.tracker.heardText(heardMs);
     a.reply.phase = 'interrupted';
@@ -562,6 +571,7 @@ export class VoiceSession implements MediaHandler {
     a.reply.abort.abort();
     if (a.reply.phase === 'speaking') {
       this.d.transport.clear();
+      this.echo?.clearReference(this.now());
       const heard = a.reply.tracker.heardText(a.reply.tracker.heardMs(this.now()));
       if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text: heard, endedAtMs: Date.now(), interrupted: true });
     }

@@ -83,8 +83,8 @@ class TappedHandler implements MediaHandler {
     this.inner.onMark(name, atMs);
   }
 
-  onAudioSent(durationMs: number, atMs: number): void {
-    this.inner.onAudioSent(durationMs, atMs);
+  onAudioSent(durationMs: number, atMs: number, samples?: Int16Array): void {
+    this.inner.onAudioSent(durationMs, atMs, samples);
   }
 
   onEnd(reason: string): void {

@@ -23,8 +23,11 @@ export interface MediaHandler {
   onDtmf(digit: string): void;
   /** Playback reached `name` (also sent for marks discarded by a clear). */
   onMark(name: string, atMs: number): void;
-  /** `durationMs` of audio just went on the wire. */
-  onAudioSent(durationMs: number, atMs: number): void;
+  /**
+   * `durationMs` of audio just went on the wire; `samples` is that frame as sent (transport rate),
+   * valid only during the call (the buffer is reused).
+   */
+  onAudioSent(durationMs: number, atMs: number, samples?: Int16Array): void;
   /** The media stream ended; no callbacks follow. */
   onEnd(reason: string): void;
 }

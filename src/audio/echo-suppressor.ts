@@ -1,0 +1,686 @@
+/**
+ * Echo suppression against the outbound reference, for one call.
+ *
+ * On a speakerphone the agent's own audio comes back in the caller's inbound stream, 60–300 ms later and
+ * attenuated; fed to the VAD it looks like the caller talking over the agent, and the agent interrupts
+ * itself. Parley knows exactly what it sent, so this class predicts how loud that echo is at each moment
+ * and takes it out of the inbound audio before the VAD sees it. It is a gate, not a linear canceller: it
+ * works on 5 ms energy envelopes, so it survives what defeats sample-level cancellers on the PSTN (mu-law
+ * twice, the phone's own non-linear echo control, clock drift, jitter), and costs about 2 µs a frame.
+ *
+ * Timelines. Both streams are placed on one sample clock derived from `performance.now()`:
+ * - reference: a sent frame plays at its send time or right after the frame before it, whichever is later
+ *   (the pacer sends up to 160 ms ahead, so frames queue at the carrier back to back); `clearReference`
+ *   drops what had not played yet.
+ * - inbound: frames are consecutive media; the clock is anchored at the earliest arrival seen (late frames
+ *   are jitter, not a later position), and re-anchored when every frame for half a second is late (lost
+ *   frames, a network path change).
+ * The echo delay is then one number: inbound position minus reference position.
+ *
+ * Delay search. For each 5 ms inbound block, the inbound envelope (amplitude over the last 10 ms, which
+ * irons out the pitch ripple) and the reference envelope at every lag in 0..maxDelayMs go into
+ * exponentially weighted sums (≈2 s of agent audio; only blocks with agent audio in the search window
+ * count). Every 50 ms the normalised cross-correlation picks the best lag; it is taken once it passes
+ * `lockCorrelation` on enough blocks, and replaced only by a clearly better one. The regression slope at
+ * that lag is the echo's amplitude gain (the echo return loss): the caller's speech is uncorrelated with
+ * the reference, so double-talk adds noise to it but little bias, and blocks that are louder than the echo
+ * could be at any lag (the caller talking) are left out of the sums.
+ *
+ * Suppression. The expected echo of a block is gain × the loudest reference amplitude within ±10 ms of the
+ * lag, held with a reverberation-like decay. Up to `marginDb` above that, the block is echo and is scaled
+ * down to the line-noise level (so the VAD's noise floor does not move); from twice the margin it is the
+ * caller and only the expected echo is taken out (for 200 ms after that, quieter syllables get the same
+ * treatment); in between, a blend. With no agent audio in the window nothing is changed, sample for sample.
+ *
+ * Before a lag is found (the first ~0.5 s of agent audio in a call) the delay is unknown: energy up to
+ * `initialEchoGainDb` + `marginDb` below the loudest reference at any lag still in the running is treated as
+ * echo. Lags drop out of the running as soon as they have been seen not to correlate, so on an echo-free
+ * line the suppressor lets go within about half a second, and says `no_echo`. It keeps watching (at a
+ * quarter of the cost) in case the caller switches to speakerphone later.
+ *
+ * Cost: per 20 ms frame, four blocks × (maxDelayMs / 5 + 1) lag updates, plus an O(lags) search every
+ * 50 ms. No allocation after construction (the output buffer is reallocated only if the frame length
+ * changes).
+ */
+
+/** Analysis block: the resolution of the delay estimate and of the gate. */
+const BLOCK_MS = 5;
+/** Reference history kept (blocks, power of two): covers the search window plus audio sent ahead. */
+const RING_BLOCKS = 512;
+/** Memory of the correlation sums, in blocks of agent audio (2 s). */
+const CORRELATION_BLOCKS = 400;
+/** The lag is re-evaluated (and the sums decayed) every this many updated blocks (50 ms). */
+const EVALUATE_EVERY_BLOCKS = 10;
+/** Decay of the sums per evaluation: a time constant of CORRELATION_BLOCKS. */
+const SUM_DECAY = (1 - 1 / CORRELATION_BLOCKS) ** EVALUATE_EVERY_BLOCKS;
+/** Updated blocks needed before a lag may be taken (300 ms of agent audio in the window). */
+const MIN_BLOCKS_FOR_LOCK = 60;
+/**
+ * While searching, a lag that has been judged on MIN_BLOCKS_FOR_CANDIDATE blocks (200 ms of agent audio
+ * that could have come back at that lag) stays a possible echo only with at least this correlation.
+ */
+const PLAUSIBLE_CORRELATION = 0.3;
+const MIN_BLOCKS_FOR_CANDIDATE = 40;
+/** A new lag replaces the current one only if its correlation is higher by this much. */
+const SWITCH_MARGIN = 0.05;
+/** The lock is dropped when the correlation at the current lag falls below this. */
+const UNLOCK_CORRELATION = 0.2;
+/** A block this many times the predicted echo energy (with margin) is double-talk: no learning from it. */
+const DOUBLE_TALK_RATIO = 1;
+/** Longest run of blocks learning is paused for double-talk (1.5 s of agent audio). */
+const MAX_FREEZE_BLOCKS = 300;
+/** Misalignment allowed around the lag, in blocks either side (±10 ms). */
+const SMEAR_BLOCKS = 2;
+/** Reference blocks quieter than this (amplitude, int16 units; about -66 dBFS) count as silence. */
+const ACTIVE_AMPLITUDE = 16;
+/** Floor of the tracked inbound noise energy (about -75 dBFS). */
+const MIN_NOISE_ENERGY = 0.2;
+/** Inbound noise floor rise per block when the level is above it (3 dB/s). */
+const NOISE_RISE_PER_BLOCK = 10 ** ((3 * BLOCK_MS) / 1000 / 10);
+/** Re-anchor the inbound clock when every frame of this long arrived at least SNAP_LATE_MS late. */
+const SNAP_WINDOW_MS = 500;
+const SNAP_LATE_MS = 30;
+/**
+ * Once a block is clearly the caller (twice the margin above the expected echo), the next 200 ms subtract
+ * only the expected echo, without the margin: a caller's quieter syllables right after a loud one pass.
+ */
+const TALK_HOLD_BLOCKS = 40;
+/** Unity gain in Q23 (the per-sample gain ramp's fixed point). */
+const GAIN_ONE_Q23 = 1 << 23;
+/** Reference time origin is this far before the first call, so block indices stay positive. */
+const ORIGIN_MARGIN_MS = 5_000;
+
+export interface EchoSuppressorOptions {
+  /** Rate of both streams (the transport's): 8000 or 16000; any multiple of 200 works. */
+  sampleRateHz: number;
+  /** Longest echo delay searched for. Default 400. */
+  maxDelayMs?: number;
+  /** Inbound energy up to this far above the expected echo counts as echo (dB). Default 6. */
+  marginDb?: number;
+  /** Before a delay is known, echo is assumed to be at most this far below the reference (dB, ≤ 0). Default -10. */
+  initialEchoGainDb?: number;
+  /** Agent audio after which a call with no delay found counts as echo-free, at the latest. Default 3000. */
+  noEchoAfterMs?: number;
+  /** Normalised correlation needed to take a lag. Default 0.5. */
+  lockCorrelation?: number;
+  /** Echo decay after the reference stops, in dB per 10 ms (the room's reverberation). Default 3. */
+  tailDecayDbPer10Ms?: number;
+}
+
+export const echoSuppressorDefaults = {
+  maxDelayMs: 400,
+  marginDb: 6,
+  initialEchoGainDb: -10,
+  noEchoAfterMs: 3000,
+  lockCorrelation: 0.5,
+  tailDecayDbPer10Ms: 3,
+} as const satisfies Required<Omit<EchoSuppressorOptions, 'sampleRateHz'>>;
+
+/** 'searching': no delay yet (conservative); 'locked': delay and level known; 'no_echo': none found. */
+export type EchoState = 'searching' | 'locked' | 'no_echo';
+
+/**
+ * The result of {@link EchoSuppressor.process}. One object per suppressor, overwritten by every call:
+ * read it (and copy `samples` if you keep them) before the next frame.
+ */
+export interface EchoVerdict {
+  /** The inbound frame with the predicted echo taken out. */
+  readonly samples: Int16Array;
+  /** Most of the frame's energy is explained by the agent's own echo. */
+  readonly echoLikely: boolean;
+  /** Share of the frame's energy not explained by echo, 0..1 (1: no echo predicted). */
+  readonly residualRatio: number;
+}
+
+/** Diagnostics (allocates; not for the per-frame path). */
+export interface EchoStats {
+  readonly state: EchoState;
+  /** Estimated echo delay, when locked. */
+  readonly delayMs: number | null;
+  /** Estimated echo return loss (echo below the reference, dB), when locked. */
+  readonly echoReturnLossDb: number | null;
+  /** Normalised envelope correlation at the delay, when locked. */
+  readonly correlation: number | null;
+}
+
+/** Echo gate for one call; see the file comment. */
+export class EchoSuppressor {
+  readonly sampleRateHz: number;
+  readonly #blk: number;
+  readonly #numLags: number;
+  readonly #marginEnergy: number;
+  readonly #initialGainAmp: number;
+  readonly #noEchoAfterBlocks: number;
+  readonly #lockCorrelation: number;
+  readonly #decayAmp: number;
+  readonly #aheadLimitSamples: number;
+  readonly #samplesPerMs: number;
+
+  // Reference ring, indexed by absolute block & (RING_BLOCKS - 1).
+  readonly #refSum = new Float64Array(RING_BLOCKS);
+  readonly #refAmp = new Float64Array(RING_BLOCKS);
+  /** Amplitude over the block and the one before (10 ms): the envelope correlated for the delay search. */
+  readonly #refEnv = new Float64Array(RING_BLOCKS);
+  /** Where the next sent sample plays (sample position). */
+  #writeEnd = 0;
+  /** Ring slots hold correct data (silence if nothing was sent) for blocks in [validEnd - RING_BLOCKS, validEnd). */
+  #validEnd = 0;
+  /** Latest block with audible reference, and the first block of the run of activity it belongs to. */
+  #lastActive = -1;
+  #activeStart = 0;
+
+  // Correlation sums per lag (exponentially weighted).
+  readonly #sy: Float64Array;
+  readonly #syy: Float64Array;
+  readonly #sxy: Float64Array;
+  /** While searching: lags the echo may still come from (1), and that set widened by ±SMEAR_BLOCKS. */
+  readonly #candidate: Uint8Array;
+  readonly #searchMask: Uint8Array;
+  /** Total weight of the sums. */
+  #w = 0;
+  #sx = 0;
+  #sxx = 0;
+  #updates = 0;
+  #activeBlocks = 0;
+  #doubleTalkBlocks = 0;
+
+  #state: EchoState = 'searching';
+  #lag = 0;
+  #gain = 0;
+  #correlation = 0;
+
+  // Inbound clock.
+  #originMs = Number.NaN;
+  #inAnchor = 0;
+  #inCount = 0;
+  #inStarted = false;
+  #snapMin = Infinity;
+  #snapSamples = 0;
+
+  // Gate state.
+  #hold = 0;
+  #noise = MIN_NOISE_ENERGY;
+  #noiseStarted = false;
+  #lastGain = 1;
+  #talkBlocks = 0;
+  /** Energy of the previous inbound block (for the 10 ms envelope). */
+  #prevX = 0;
+
+  readonly #fitOut = { r: 0, slope: 0 };
+  #out: Int16Array = new Int16Array(0);
+  readonly #verdict: { samples: Int16Array; echoLikely: boolean; residualRatio: number } = {
+    samples: new Int16Array(0),
+    echoLikely: false,
+    residualRatio: 1,
+  };
+
+  constructor(options: EchoSuppressorOptions) {
+    const rate = options.sampleRateHz;
+    if (!(rate > 0) || (rate * BLOCK_MS) % 1000 !== 0) throw new RangeError(`sample rate must be a positive multiple of ${1000 / BLOCK_MS} Hz, got ${rate}`);
+    const o = { ...echoSuppressorDefaults, ...definedOnly(options) };
+    if (!(o.maxDelayMs >= BLOCK_MS && o.maxDelayMs <= 1000)) throw new RangeError(`maxDelayMs must be in [${BLOCK_MS}, 1000], got ${o.maxDelayMs}`);
+    if (!(o.initialEchoGainDb <= 0)) throw new RangeError(`initialEchoGainDb must be ≤ 0, got ${o.initialEchoGainDb}`);
+    this.sampleRateHz = rate;
+    this.#samplesPerMs = rate / 1000;
+    this.#blk = (rate * BLOCK_MS) / 1000;
+    this.#numLags = Math.floor(o.maxDelayMs / BLOCK_MS) + 1;
+    this.#marginEnergy = 10 ** (o.marginDb / 10);
+    this.#initialGainAmp = 10 ** (o.initialEchoGainDb / 20);
+    this.#noEchoAfterBlocks = Math.ceil(o.noEchoAfterMs / BLOCK_MS);
+    this.#lockCorrelation = o.lockCorrelation;
+    this.#decayAmp = 10 ** (-(o.tailDecayDbPer10Ms * BLOCK_MS) / 10 / 20);
+    this.#aheadLimitSamples = (RING_BLOCKS - this.#numLags - 4 * SMEAR_BLOCKS) * this.#blk;
+    this.#sy = new Float64Array(this.#numLags);
+    this.#syy = new Float64Array(this.#numLags);
+    this.#sxy = new Float64Array(this.#numLags);
+    this.#candidate = new Uint8Array(this.#numLags);
+    this.#searchMask = new Uint8Array(this.#numLags + 2 * SMEAR_BLOCKS);
+    this.reset();
+  }
+
+  /** Forgets everything: reference history, delay, level and clocks. */
+  reset(): void {
+    this.#refSum.fill(0);
+    this.#refAmp.fill(0);
+    this.#refEnv.fill(0);
+    this.#writeEnd = 0;
+    this.#validEnd = 0;
+    this.#lastActive = -1;
+    this.#activeStart = 0;
+    this.#sy.fill(0);
+    this.#syy.fill(0);
+    this.#sxy.fill(0);
+    this.#w = 0;
+    this.#sx = 0;
+    this.#sxx = 0;
+    this.#updates = 0;
+    this.#activeBlocks = 0;
+    this.#doubleTalkBlocks = 0;
+    this.#state = 'searching';
+    this.#candidate.fill(1);
+    this.#searchMask.fill(1);
+    this.#lag = 0;
+    this.#gain = 0;
+    this.#correlation = 0;
+    this.#originMs = Number.NaN;
+    this.#inAnchor = 0;
+    this.#inCount = 0;
+    this.#inStarted = false;
+    this.#snapMin = Infinity;
+    this.#snapSamples = 0;
+    this.#hold = 0;
+    this.#noise = MIN_NOISE_ENERGY;
+    this.#noiseStarted = false;
+    this.#lastGain = 1;
+    this.#talkBlocks = 0;
+    this.#prevX = 0;
+  }
+
+  get state(): EchoState {
+    return this.#state;
+  }
+
+  /** Estimated echo delay in ms, or undefined when not locked. */
+  get delayMs(): number | undefined {
+    return this.#state === 'locked' ? this.#lag * BLOCK_MS : undefined;
+  }
+
+  stats(): EchoStats {
+    const locked = this.#state === 'locked';
+    return {
+      state: this.#state,
+      delayMs: locked ? this.#lag * BLOCK_MS : null,
+      echoReturnLossDb: locked ? Math.round(-20 * Math.log10(Math.max(this.#gain, 1e-6)) * 10) / 10 : null,
+      correlation: locked ? Math.round(this.#correlation * 1000) / 1000 : null,
+    };
+  }
+
+  /** Sample position of wall time `atMs` on the shared clock. */
+  #pos(atMs: number): number {
+    if (Number.isNaN(this.#originMs)) {
+      this.#originMs = atMs - ORIGIN_MARGIN_MS;
+      this.#writeEnd = Math.round(ORIGIN_MARGIN_MS * this.#samplesPerMs);
+      this.#validEnd = Math.floor(this.#writeEnd / this.#blk);
+    }
+    return (atMs - this.#originMs) * this.#samplesPerMs;
+  }
+
+  /**
+   * Agent audio as it goes on the wire: call for every outbound frame when it is sent.
+   * @param samples PCM16 at `sampleRateHz`, exactly what was sent.
+   * @param atMs send time (performance.now scale).
+   */
+  reference(samples: Int16Array, atMs: number): void {
+    const now = Math.round(this.#pos(atMs));
+    // Plays when sent, or right after what is still queued at the carrier.
+    let pos = now > this.#writeEnd ? now : this.#writeEnd;
+    let n = samples.length;
+    // Audio queued absurdly far ahead would overwrite history still needed: keep what fits.
+    const limit = now + this.#aheadLimitSamples;
+    if (pos + n > limit) n = limit > pos ? limit - pos : 0;
+    if (n === 0) return;
+    const blk = this.#blk;
+    const mask = RING_BLOCKS - 1;
+    this.#extendTo(Math.floor((pos + n - 1) / blk) + 1);
+    let i = 0;
+    while (i < n) {
+      const b = Math.floor(pos / blk);
+      const slot = b & mask;
+      const blockEnd = (b + 1) * blk - pos;
+      const end = n - i < blockEnd ? n : i + blockEnd;
+      let sum = 0;
+      for (let j = i; j < end; j++) {
+        const s = samples[j]!;
+        sum += s * s;
+      }
+      const total = this.#refSum[slot]! + sum;
+      this.#refSum[slot] = total;
+      const amp = Math.sqrt(total / blk);
+      this.#refAmp[slot] = amp;
+      this.#refEnv[slot] = Math.sqrt((total + this.#refSum[(b - 1) & mask]!) / (2 * blk));
+      if (amp > ACTIVE_AMPLITUDE && b > this.#lastActive) {
+        // A new run starts after a silence longer than the search window.
+        if (b - this.#lastActive > this.#numLags + SMEAR_BLOCKS) this.#activeStart = b;
+        this.#lastActive = b;
+      }
+      pos += end - i;
+      i = end;
+    }
+    this.#writeEnd = pos;
+  }
+
+  /** Makes every block before `end` valid, blocks not yet reached holding silence. */
+  #extendTo(end: number): void {
+    if (end <= this.#validEnd) return;
+    const mask = RING_BLOCKS - 1;
+    for (let b = Math.max(this.#validEnd, end - RING_BLOCKS); b < end; b++) {
+      this.#refSum[b & mask] = 0;
+      this.#refAmp[b & mask] = 0;
+      this.#refEnv[b & mask] = 0;
+    }
+    this.#validEnd = end;
+  }
+
+  /**
+   * The carrier's playback buffer was cleared (barge-in): audio sent but not yet played at `atMs` never
+   * plays, so it is dropped from the reference.
+   */
+  clearReference(atMs: number): void {
+    const at = Math.round(this.#pos(atMs));
+    if (at >= this.#writeEnd) return;
+    const mask = RING_BLOCKS - 1;
+    // The block holding `at` keeps its (partly played) energy; later blocks are silence again.
+    for (let b = Math.max(Math.floor(at / this.#blk) + 1, this.#validEnd - RING_BLOCKS); b < this.#validEnd; b++) {
+      this.#refSum[b & mask] = 0;
+      this.#refAmp[b & mask] = 0;
+      this.#refEnv[b & mask] = 0;
+    }
+    this.#writeEnd = at;
+    const atBlock = Math.floor(at / this.#blk);
+    if (this.#lastActive > atBlock) this.#lastActive = atBlock;
+  }
+
+  /**
+   * Takes the predicted echo out of one inbound frame.
+   * @param inbound PCM16 at `sampleRateHz` (typically 20 ms), in arrival order.
+   * @param atMs arrival time (performance.now scale).
+   * @param out where to write the cleaned samples (same length; may be `inbound` itself, or a fresh array
+   *   when the cleaned frame is kept). Default: a buffer owned by the suppressor, overwritten by the next call.
+   * @returns the verdict object, reused by the next call.
+   */
+  process(inbound: Int16Array, atMs: number, out?: Int16Array): EchoVerdict {
+    const n = inbound.length;
+    let dst = out;
+    if (!dst) {
+      if (this.#out.length !== n) this.#out = new Int16Array(n);
+      dst = this.#out;
+    } else if (dst.length !== n) {
+      throw new RangeError(`output buffer holds ${dst.length} samples, frame has ${n}`);
+    }
+    const v = this.#verdict;
+    v.samples = dst;
+    if (n === 0) {
+      v.echoLikely = false;
+      v.residualRatio = 1;
+      return v;
+    }
+
+    // Inbound clock: position of this frame's first sample.
+    const offset = this.#pos(atMs) - (this.#inCount + n);
+    if (!this.#inStarted || offset < this.#inAnchor) {
+      this.#inStarted = true;
+      this.#inAnchor = offset;
+    }
+    if (offset < this.#snapMin) this.#snapMin = offset;
+    this.#snapSamples += n;
+    if (this.#snapSamples >= SNAP_WINDOW_MS * this.#samplesPerMs) {
+      if (this.#snapMin - this.#inAnchor > SNAP_LATE_MS * this.#samplesPerMs) this.#inAnchor = this.#snapMin;
+      this.#snapMin = Infinity;
+      this.#snapSamples = 0;
+    }
+    const start = this.#inAnchor + this.#inCount;
+    this.#inCount += n;
+
+    const blk = this.#blk;
+    let totalIn = 0;
+    let totalEcho = 0;
+    for (let i = 0; i < n; i += blk) {
+      const end = i + blk < n ? i + blk : n;
+      const len = end - i;
+      let sum = 0;
+      for (let j = i; j < end; j++) {
+        const s = inbound[j]!;
+        sum += s * s;
+      }
+      const x = sum / len;
+      const ib = Math.floor((start + i) / blk + 0.5);
+      if (!this.#noiseStarted) {
+        this.#noiseStarted = true;
+        this.#noise = x > MIN_NOISE_ENERGY ? x : MIN_NOISE_ENERGY;
+      }
+      const echo = this.#predictAndLearn(ib, x, len === blk);
+      // Up to the margin above the expected echo, the block is echo and goes down to the line noise; from
+      // twice that, it is the caller, and only the expected echo is taken out; in between, a linear blend.
+      const threshold = this.#marginEnergy * echo;
+      let weight = this.#talkBlocks > 0 ? 1 : this.#marginEnergy;
+      if (x >= 2 * threshold) {
+        weight = 1;
+        if (echo > this.#noise) this.#talkBlocks = TALK_HOLD_BLOCKS;
+      } else if (x > threshold) weight = weight - ((weight - 1) * (x - threshold)) / threshold;
+      if (this.#talkBlocks > 0) this.#talkBlocks--;
+      const residual = x - weight * echo;
+      const floor = x < this.#noise ? x : this.#noise;
+      const target = residual > floor ? residual : floor;
+      const g = x > 0 ? Math.sqrt(target / x) : 1;
+      this.#applyGain(inbound, dst, i, end, g);
+      totalIn += sum;
+      totalEcho += (x - residual < x ? x - residual : x) * len;
+      // Noise floor: follows quieter blocks at once, rises slowly.
+      this.#noise = x < this.#noise ? (x > MIN_NOISE_ENERGY ? x : MIN_NOISE_ENERGY) : this.#noise * NOISE_RISE_PER_BLOCK;
+    }
+    const ratio = totalIn > 0 ? 1 - totalEcho / totalIn : 1;
+    v.residualRatio = ratio;
+    v.echoLikely = ratio < 0.5 && totalEcho > 2 * this.#noise * n;
+    return v;
+  }
+
+  /** Scales samples [from, to) with the gain moving linearly from the previous block's to `g`. */
+  #applyGain(src: Int16Array, dst: Int16Array, from: number, to: number, g: number): void {
+    const g0 = this.#lastGain;
+    this.#lastGain = g;
+    if (g0 === 1 && g === 1) {
+      if (src !== dst) for (let j = from; j < to; j++) dst[j] = src[j]!;
+      return;
+    }
+    // Integer arithmetic: the gain ramps in Q23 and is applied in Q15 with rounding (gains are ≤ 1, so
+    // |sample × gain| < 2^30 stays in int32).
+    let acc = Math.round(g0 * GAIN_ONE_Q23);
+    const step = Math.round(((g - g0) * GAIN_ONE_Q23) / (to - from));
+    for (let j = from; j < to; j++) {
+      acc += step;
+      dst[j] = (src[j]! * (acc >> 8) + 16384) >> 15;
+    }
+  }
+
+  /**
+   * Predicted echo energy for inbound block `ib` (mean square `x`), learning from the block when it is a
+   * full one and the agent was audible in the search window.
+   */
+  #predictAndLearn(ib: number, x: number, full: boolean): number {
+    const lags = this.#numLags;
+    const amp = this.#refAmp;
+    const mask = RING_BLOCKS - 1;
+    if (this.#validEnd < ib + SMEAR_BLOCKS + 1) this.#extendTo(ib + SMEAR_BLOCKS + 1);
+    // The ring no longer reaches back over the window (inbound stalled for seconds): nothing to go on.
+    if (this.#validEnd - RING_BLOCKS > ib - lags - SMEAR_BLOCKS) {
+      this.#hold = 0;
+      return 0;
+    }
+    // Agent audio somewhere in the search window (exactly: a run of activity overlaps it).
+    const windowActive = this.#activeStart <= ib && this.#lastActive > ib - lags;
+
+    let predicted = 0;
+    const held = this.#hold * this.#decayAmp;
+    if (this.#state === 'locked') {
+      let peak = 0;
+      const center = ib - this.#lag;
+      if (this.#lastActive >= center - SMEAR_BLOCKS) {
+        for (let k = -SMEAR_BLOCKS; k <= SMEAR_BLOCKS; k++) {
+          const y = amp[(center + k) & mask]!;
+          if (y > peak) peak = y;
+        }
+      }
+      this.#hold = peak > held ? peak : held;
+      predicted = this.#hold * this.#gain;
+    } else if (this.#state === 'searching') {
+      // Unknown delay: the echo may come from any lag not yet ruled out, some dB down at most.
+      let peak = 0;
+      if (this.#lastActive > ib - lags - SMEAR_BLOCKS) {
+        const candidates = this.#searchMask;
+        for (let k = 0; k < lags + 2 * SMEAR_BLOCKS; k++) {
+          if (candidates[k] === 0) continue;
+          const y = amp[(ib - k + SMEAR_BLOCKS) & mask]!;
+          if (y > peak) peak = y;
+        }
+      }
+      this.#hold = peak > held ? peak : held;
+      predicted = this.#hold * this.#initialGainAmp;
+    } else {
+      this.#hold = 0;
+    }
+    const echo = predicted * predicted;
+    // With no echo found, keep watching for one (the caller may switch to speakerphone) at a quarter of the
+    // cost: every fourth block.
+    if (full && windowActive && (this.#state !== 'no_echo' || (ib & 3) === 0)) {
+      // Double-talk: a locked estimate that explains far less than the block holds means the caller is
+      // talking. Learning from it would only blur the estimate, so it waits, though not for ever: an echo
+      // path that got louder looks the same, and must be learnt again.
+      if (this.#state === 'locked' && x > DOUBLE_TALK_RATIO * this.#marginEnergy * echo && this.#doubleTalkBlocks < MAX_FREEZE_BLOCKS && this.#notEchoAtAnyLag(ib, x)) {
+        this.#doubleTalkBlocks++;
+      } else {
+        this.#doubleTalkBlocks = 0;
+        this.#learn(ib, Math.sqrt((x + this.#prevX) / 2));
+      }
+    }
+    this.#prevX = x;
+    return echo;
+  }
+
+  /**
+   * Whether block `ib` (energy `x`) is louder than the echo could be at any lag of the window, at the
+   * current echo level: then it is the caller. Otherwise it may be echo that moved to another delay, and
+   * is learnt from so the new delay is found.
+   */
+  #notEchoAtAnyLag(ib: number, x: number): boolean {
+    const amp = this.#refAmp;
+    const mask = RING_BLOCKS - 1;
+    let peak = 0;
+    for (let L = -SMEAR_BLOCKS; L < this.#numLags + SMEAR_BLOCKS; L++) {
+      const y = amp[(ib - L) & mask]!;
+      if (y > peak) peak = y;
+    }
+    const e = peak * this.#gain;
+    return x > this.#marginEnergy * e * e;
+  }
+
+  /**
+   * Adds inbound block `ib` (amplitude `a`) and the reference amplitude at every lag to the correlation
+   * sums. The sums are exponentially weighted by decaying them every EVALUATE_EVERY_BLOCKS blocks, and
+   * divided by the total weight when read: early on that is a plain average, later a ~2 s memory.
+   */
+  #learn(ib: number, a: number): void {
+    this.#updates++;
+    this.#activeBlocks++;
+    this.#w += 1;
+    this.#sx += a;
+    this.#sxx += a * a;
+    const amp = this.#refEnv;
+    const mask = RING_BLOCKS - 1;
+    const sy = this.#sy;
+    const syy = this.#syy;
+    const sxy = this.#sxy;
+    const lags = this.#numLags;
+    for (let L = 0; L < lags; L++) {
+      const y = amp[(ib - L) & mask]!;
+      sy[L]! += y;
+      syy[L]! += y * y;
+      sxy[L]! += a * y;
+    }
+    if (this.#updates % EVALUATE_EVERY_BLOCKS === 0) {
+      this.#w *= SUM_DECAY;
+      this.#sx *= SUM_DECAY;
+      this.#sxx *= SUM_DECAY;
+      for (let L = 0; L < lags; L++) {
+        sy[L]! *= SUM_DECAY;
+        syy[L]! *= SUM_DECAY;
+        sxy[L]! *= SUM_DECAY;
+      }
+      this.#evaluate();
+    }
+  }
+
+  /** Normalised correlation and regression slope of the inbound on the reference at lag L. */
+  #fit(L: number): { r: number; slope: number } {
+    const fit = this.#fitOut;
+    const w = this.#w;
+    const mx = this.#sx / w;
+    const vx = this.#sxx / w - mx * mx;
+    const my = this.#sy[L]! / w;
+    const vy = this.#syy[L]! / w - my * my;
+    const cov = this.#sxy[L]! / w - mx * my;
+    fit.r = vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : 0;
+    fit.slope = vy > 0 && cov > 0 ? cov / vy : 0;
+    return fit;
+  }
+
+  /** Picks the lag with the highest normalised correlation and updates the lock. */
+  #evaluate(): void {
+    // The inbound variance is the same at every lag, so ranking by cov·|cov| / var(y) ranks by correlation.
+    const w = this.#w;
+    const mx = this.#sx / w;
+    const vx = this.#sxx / w - mx * mx;
+    const searching = this.#state === 'searching';
+    const minR2 = PLAUSIBLE_CORRELATION * PLAUSIBLE_CORRELATION;
+    let best = -1;
+    let bestScore = 0;
+    let plausible = 0;
+    for (let L = 0; L < this.#numLags; L++) {
+      const my = this.#sy[L]! / w;
+      const vy = this.#syy[L]! / w - my * my;
+      const cov = this.#sxy[L]! / w - mx * my;
+      const score = cov > 0 && vy > 0 ? (cov * cov) / vy : 0;
+      if (score > bestScore) {
+        bestScore = score;
+        best = L;
+      }
+      if (searching) {
+        // A lag stays a candidate until it has been judged on enough blocks and does not correlate.
+        const candidate = this.#updates < L + MIN_BLOCKS_FOR_CANDIDATE || score >= minR2 * vx;
+        this.#candidate[L] = candidate ? 1 : 0;
+        if (candidate) plausible++;
+      }
+    }
+    if (searching) {
+      // Where the echo may still come from: the candidates, widened by the alignment tolerance.
+      const mask = this.#searchMask;
+      mask.fill(0);
+      for (let L = 0; L < this.#numLags; L++) {
+        if (this.#candidate[L] === 1) for (let k = 0; k <= 2 * SMEAR_BLOCKS; k++) mask[L + k] = 1;
+      }
+    }
+    const bestR = best >= 0 ? this.#fit(best).r : 0;
+    if (this.#state !== 'locked') {
+      // The echo at lag L exists only L after the agent started: judge a lag on at least
+      // MIN_BLOCKS_FOR_LOCK blocks that could have held its echo.
+      if (best >= 0 && this.#updates >= best + MIN_BLOCKS_FOR_LOCK && bestR >= this.#lockCorrelation) this.#lockAt(best);
+      else if (searching && (plausible === 0 || this.#activeBlocks >= this.#noEchoAfterBlocks)) this.#state = 'no_echo';
+      return;
+    }
+    const current = this.#fit(this.#lag);
+    if (best >= 0 && best !== this.#lag && bestR > current.r + SWITCH_MARGIN) {
+      this.#lockAt(best);
+      return;
+    }
+    if (current.r < UNLOCK_CORRELATION) {
+      this.#state = 'no_echo';
+      return;
+    }
+    this.#correlation = current.r;
+    this.#gain = current.slope;
+  }
+
+  #lockAt(L: number): void {
+    const fit = this.#fit(L);
+    this.#state = 'locked';
+    this.#lag = L;
+    this.#correlation = fit.r;
+    this.#gain = fit.slope;
+  }
+}
+
+/** Drops keys whose value is undefined so they do not override defaults when spread. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
