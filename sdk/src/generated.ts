@@ -30,11 +30,17 @@ export type AgentConfig = {
     [key: string]: unknown;
   }[];
   vad: "energy" | "silero";
+  echoSuppression: boolean;
   endpointing: {
     silenceMs: number;
     minSpeechMs: number;
     bargeInMs: number;
     bargeIn: boolean;
+    adaptive: boolean;
+    incompleteSilenceMs: number;
+    completeSilenceMs: number;
+    backchannels: string[];
+    resumeAfterMs: number;
   };
   maxSilenceMs: number;
   maxDurationMs: number;
@@ -371,11 +377,17 @@ export type AgentDocument = {
     [key: string]: unknown;
   }[]);
   vad?: "energy" | "silero";
+  echoSuppression?: boolean;
   endpointing?: {
     silenceMs?: number;
     minSpeechMs?: number;
     bargeInMs?: number;
     bargeIn?: boolean;
+    adaptive?: boolean;
+    incompleteSilenceMs?: number;
+    completeSilenceMs?: number;
+    backchannels?: string[];
+    resumeAfterMs?: number;
   };
   maxSilenceMs?: number;
   maxDurationMs?: number;
@@ -936,11 +948,17 @@ export type TenantDocument = {
       [key: string]: unknown;
     }[]);
     vad?: "energy" | "silero";
+    echoSuppression?: boolean;
     endpointing?: {
       silenceMs?: number;
       minSpeechMs?: number;
       bargeInMs?: number;
       bargeIn?: boolean;
+      adaptive?: boolean;
+      incompleteSilenceMs?: number;
+      completeSilenceMs?: number;
+      backchannels?: string[];
+      resumeAfterMs?: number;
     };
     maxSilenceMs?: number;
     maxDurationMs?: number;
@@ -1273,11 +1291,17 @@ export type TenantDocument = {
       [key: string]: unknown;
     }[]);
     vad?: "energy" | "silero";
+    echoSuppression?: boolean;
     endpointing?: {
       silenceMs?: number;
       minSpeechMs?: number;
       bargeInMs?: number;
       bargeIn?: boolean;
+      adaptive?: boolean;
+      incompleteSilenceMs?: number;
+      completeSilenceMs?: number;
+      backchannels?: string[];
+      resumeAfterMs?: number;
     };
     maxSilenceMs?: number;
     maxDurationMs?: number;

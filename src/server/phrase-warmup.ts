@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { CachingTts, type PhraseCache, sentencesOf, voiceKey } from '../pipeline/phrase-cache.js';
 import { fixedPhrases } from '../pipeline/voice-session.js';
+import { CircuitBreakers } from '../providers/circuit-breaker.js';
 import { createTts, type SharedEngines } from '../providers/registry.js';
 import type { TtsProvider } from '../providers/types.js';
 import type { AgentConfig, TenantConfig } from '../tenants/schema.js';
@@ -21,11 +22,13 @@ export function withPhraseCache(tts: TtsProvider, agent: AgentConfig, cache: Phr
  */
 export async function warmGreetings(tenants: readonly TenantConfig[], engines: SharedEngines, cache: PhraseCache, log: Pick<Logger, 'warn' | 'info'>, signal: AbortSignal): Promise<void> {
   let warmed = 0;
+  // Warm-up failures must not open the circuit breakers live calls rely on.
+  const warmEngines: SharedEngines = { ...engines, breakers: new CircuitBreakers() };
   for (const tenant of tenants) {
     for (const [agentId, agent] of Object.entries(tenant.agents)) {
       if (signal.aborted) return;
       try {
-        const tts = withPhraseCache(createTts(agent, engines), agent, cache);
+        const tts = withPhraseCache(createTts(agent, warmEngines), agent, cache);
         for (const sentence of sentencesOf(agent.greeting)) {
           for await (const _ of tts.synthesize(one(sentence), { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })) {
             // drained into the cache

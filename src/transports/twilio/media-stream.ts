@@ -1,16 +1,35 @@
 import type WebSocket from 'ws';
-import { audioFrame } from '../../audio/frame.js';
-import { mulawDecode, mulawEncode } from '../../audio/mulaw.js';
+import { allocSamples, audioFrame } from '../../audio/frame.js';
+import { base64DecodedLength, mulawBase64Length, mulawDecode, mulawDecodeBase64, mulawEncodeBase64 } from '../../audio/mulaw.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import type { AudioFrame } from '../../audio/frame.js';
 import type { PacedStream, Pacer } from '../../pipeline/pacer.js';
 import type { MediaHandler, MediaTransport } from '../types.js';
-import { encodeClear, encodeMark, encodeMedia, MediaProtocolError, parseTwilioMessage, type StartMessage } from './media-protocol.js';
+import {
+  bytesEqual,
+  emptyMediaFields,
+  encodeClear,
+  encodeMark,
+  MediaProtocolError,
+  mediaMessageParts,
+  parseTwilioMessage,
+  scanMediaMessage,
+  type StartMessage,
+} from './media-protocol.js';
 
 /** Twilio media is 8 kHz mu-law; outbound frames are 20 ms = 160 bytes. */
 const TWILIO_RATE_HZ = 8000;
 const FRAME_SAMPLES = 160;
 const FRAME_MS = 20;
+/** Base64 text of one outbound frame's mu-law bytes. */
+const FRAME_CHARS = mulawBase64Length(FRAME_SAMPLES);
+/** Outbound queue capacity (frames) when it is first needed; it doubles as replies outgrow it. */
+const INITIAL_QUEUE_FRAMES = 64;
+/** A drained queue larger than this is released, so a long reply does not keep its memory for the whole call. */
+const MAX_IDLE_QUEUE_FRAMES = 256;
+const INBOUND = Uint8Array.from('inbound', (c) => c.charCodeAt(0));
+const EMPTY_SAMPLES = new Int16Array(0);
+const TEXT = { binary: false } as const;
 /** A media stream that has not sent `start` this long after connecting is dropped. */
 export const START_TIMEOUT_MS = 10_000;
 
@@ -19,8 +38,6 @@ export const CLOSE_POLICY = 1008;
 export const CLOSE_NORMAL = 1000;
 
 type Phase = 'awaiting_connected' | 'awaiting_start' | 'streaming' | 'ended';
-
-type QueueItem = { kind: 'audio'; message: string } | { kind: 'mark'; name: string };
 
 /**
  * Decides, at `start`, whether this stream may proceed and who handles it. Returning a
@@ -37,14 +54,33 @@ export interface TwilioMediaStreamLog {
  * One Twilio Media Streams WebSocket: enforces the message order (connected → start → media… → stop),
  * decodes inbound audio, and queues outbound audio and marks for the shared pacer.
  * Bad input closes this stream only, with the error code as the close reason.
+ *
+ * Hot paths (50 frames per second each way per call) allocate almost nothing: inbound `media`
+ * messages in Twilio's plain form are read straight from the WebSocket bytes and their base64
+ * payload decoded straight to PCM16 in a pooled array (anything else takes the general parser,
+ * with the same result); outbound frames wait as base64 text in a ring buffer and are written
+ * into their message's bytes only when the pacer sends them.
  */
 export class TwilioMediaStream implements MediaTransport, PacedStream {
   readonly sampleRateHz = TWILIO_RATE_HZ;
   private phase: Phase = 'awaiting_connected';
   private handler: MediaHandler | undefined;
   private streamSid = '';
-  private readonly queue: QueueItem[] = [];
+  /** streamSid as UTF-8, compared with the bytes of inbound media messages. */
+  private streamSidBytes: Uint8Array = new Uint8Array(0);
+  private readonly fields = emptyMediaFields();
+  /** Outbound frames as base64 text, FRAME_CHARS bytes each; frame k sits at slot k % queueFrames. */
+  private queue: Uint8Array | undefined;
+  private queueFrames = 0;
+  /** Frame numbers (since the stream started) of the next frame to send and the next to queue. */
+  private head = 0;
+  private tail = 0;
+  /** Marks, each sent once the frames queued before it (up to frame number `at`) have gone. */
+  private readonly marks: { readonly name: string; readonly at: number }[] = [];
+  private messageParts: { readonly prefix: Buffer; readonly suffix: Buffer } | undefined;
   private readonly carry = new Int16Array(FRAME_SAMPLES);
+  /** The frame last sent, decoded back for the handler's echo reference (reused: valid during the callback). */
+  private readonly sentSamples = new Int16Array(FRAME_SAMPLES);
   private carryLen = 0;
   private resampler: StreamingResampler | undefined;
   private resamplerFromHz = 0;
@@ -77,6 +113,10 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     if (this.phase === 'ended') return;
     try {
       if (isBinary) throw new MediaProtocolError('invalid_message', 'binary frames are not part of the protocol');
+      if (Buffer.isBuffer(data) && scanMediaMessage(data, this.fields)) {
+        this.onPlainMedia(data);
+        return;
+      }
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
       this.handle(parseTwilioMessage(text));
     } catch (err) {
@@ -98,6 +138,8 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
           throw new MediaProtocolError('invalid_message', `unsupported media format ${msg.start.mediaFormat.encoding}@${msg.start.mediaFormat.sampleRate}`);
         }
         this.streamSid = msg.streamSid;
+        this.streamSidBytes = Buffer.from(msg.streamSid, 'utf8');
+        this.messageParts = mediaMessageParts(msg.streamSid);
         this.pendingStart = this.begin(msg).catch((err: unknown) => {
           this.log.warn({ err: (err as Error).message, streamSid: this.streamSid }, 'media stream start failed');
           this.fail(new MediaProtocolError('invalid_message', 'could not start the call'));
@@ -110,7 +152,7 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
         if (msg.media.track !== 'inbound') return;
         const bytes = Buffer.from(msg.media.payload, 'base64');
         if (bytes.length === 0) return;
-        this.handler.onAudio(audioFrame(mulawDecode(bytes), TWILIO_RATE_HZ), performance.now());
+        this.handler.onAudio(audioFrame(mulawDecode(bytes, allocSamples(bytes.length)), TWILIO_RATE_HZ), performance.now());
         return;
       }
       case 'mark':
@@ -134,6 +176,31 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
         throw new Error(`unhandled ${JSON.stringify(unreachable)}`);
       }
     }
+  }
+
+  /**
+   * A media message recognised by scanMediaMessage: the same checks, in the same order, as
+   * parseTwilioMessage and handle() make (payload, then order and stream, then handler and track).
+   * A payload that does not decode as plain base64 goes to the general parser, which decides.
+   */
+  private onPlainMedia(raw: Buffer): void {
+    const f = this.fields;
+    const n = base64DecodedLength(raw, f.payloadStart, f.payloadEnd);
+    const samples = n > 0 ? allocSamples(n) : EMPTY_SAMPLES;
+    if (n < 0 || mulawDecodeBase64(raw, f.payloadStart, f.payloadEnd, samples) < 0) {
+      this.handle(parseTwilioMessage(raw.toString()));
+      return;
+    }
+    if (this.phase === 'awaiting_connected' || (this.phase === 'awaiting_start' && !this.pendingStart)) {
+      throw new MediaProtocolError('out_of_order', 'media received before start');
+    }
+    if (!bytesEqual(raw, f.streamSidStart, f.streamSidEnd, this.streamSidBytes)) {
+      throw new MediaProtocolError('unknown_stream', `media for unknown streamSid ${raw.toString('latin1', f.streamSidStart, f.streamSidEnd).slice(0, 40)}`);
+    }
+    if (!this.handler) return; // start is being authorised; audio before that is not the caller's turn yet
+    if (f.trackStart >= 0 && !bytesEqual(raw, f.trackStart, f.trackEnd, INBOUND)) return;
+    if (n === 0) return;
+    this.handler.onAudio(audioFrame(samples, TWILIO_RATE_HZ), performance.now());
   }
 
   private async begin(msg: StartMessage): Promise<void> {
@@ -191,40 +258,77 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
   }
 
   private enqueueCarry(): void {
-    const bytes = mulawEncode(this.carry);
-    this.queue.push({ kind: 'audio', message: encodeMedia(this.streamSid, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')) });
+    if (this.tail - this.head >= this.queueFrames) this.growQueue();
+    const queue = this.queue as Uint8Array;
+    mulawEncodeBase64(this.carry, queue, (this.tail % this.queueFrames) * FRAME_CHARS);
+    this.tail++;
     this.carryLen = 0;
+  }
+
+  private growQueue(): void {
+    const frames = Math.max(INITIAL_QUEUE_FRAMES, this.queueFrames * 2);
+    const next = new Uint8Array(frames * FRAME_CHARS);
+    const old = this.queue;
+    if (old) {
+      for (let k = this.head; k < this.tail; k++) {
+        const from = (k % this.queueFrames) * FRAME_CHARS;
+        next.set(old.subarray(from, from + FRAME_CHARS), (k % frames) * FRAME_CHARS);
+      }
+    }
+    this.queue = next;
+    this.queueFrames = frames;
   }
 
   mark(name: string): void {
     if (this.phase !== 'streaming') return;
     this.flushCarry();
-    this.queue.push({ kind: 'mark', name });
+    this.marks.push({ name, at: this.tail });
     this.pacer.wake(this);
   }
 
   clear(): void {
     if (this.phase !== 'streaming') return;
-    this.queue.length = 0;
+    this.dropQueued();
     this.carryLen = 0;
     this.resampler = undefined;
     this.pacer.reset(this);
     this.send(encodeClear(this.streamSid));
   }
 
+  private dropQueued(): void {
+    this.head = this.tail;
+    this.marks.length = 0;
+    if (this.queueFrames > MAX_IDLE_QUEUE_FRAMES) {
+      this.queue = undefined;
+      this.queueFrames = 0;
+    }
+  }
+
   get hasQueued(): boolean {
-    return this.queue.length > 0;
+    return this.head < this.tail || this.marks.length > 0;
   }
 
   sendNext(nowMs: number): number {
-    const item = this.queue.shift();
-    if (!item) return -1;
-    if (item.kind === 'mark') {
-      this.send(encodeMark(this.streamSid, item.name));
+    const mark = this.marks[0];
+    if (mark !== undefined && mark.at <= this.head) {
+      this.marks.shift();
+      this.send(encodeMark(this.streamSid, mark.name));
       return 0;
     }
-    this.send(item.message);
-    this.handler?.onAudioSent(FRAME_MS, nowMs);
+    if (this.head >= this.tail) return -1;
+    // A fresh (pooled) buffer per message: the socket may still hold it after send() returns.
+    const { prefix, suffix } = this.messageParts as { prefix: Buffer; suffix: Buffer };
+    const message = Buffer.allocUnsafe(prefix.length + FRAME_CHARS + suffix.length);
+    prefix.copy(message, 0);
+    const from = (this.head % this.queueFrames) * FRAME_CHARS;
+    message.set((this.queue as Uint8Array).subarray(from, from + FRAME_CHARS), prefix.length);
+    suffix.copy(message, prefix.length + FRAME_CHARS);
+    // ~160 table lookups: exactly what the caller will hear, for echo suppression.
+    mulawDecodeBase64(this.queue as Uint8Array, from, from + FRAME_CHARS, this.sentSamples);
+    this.head++;
+    if (this.head === this.tail && this.marks.length === 0 && this.queueFrames > MAX_IDLE_QUEUE_FRAMES) this.dropQueued();
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(message, TEXT);
+    this.handler?.onAudioSent(FRAME_MS, nowMs, this.sentSamples);
     return FRAME_MS;
   }
 
@@ -253,7 +357,10 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
     clearTimeout(this.startTimer);
-    this.queue.length = 0;
+    this.head = this.tail;
+    this.marks.length = 0;
+    this.queue = undefined;
+    this.queueFrames = 0;
     this.pacer.remove(this);
     const h = this.handler;
     this.handler = undefined;
