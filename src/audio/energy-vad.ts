@@ -79,6 +79,13 @@ export class EnergyVad implements VoiceActivityDetector {
   #x1 = 0;
   #y1 = 0;
   #y2 = 0;
+  // Smoothing coefficients for the last frame duration seen (frames almost always share one).
+  #alphaMs = -1;
+  #statsAlpha = 0;
+  #meanAlpha = 0;
+  #fallAlpha = 0;
+  #riseSteadyAlpha = 0;
+  #riseSpeechAlpha = 0;
 
   /**
    * @param options rate plus overrides of {@link energyVadDefaults}.
@@ -170,17 +177,29 @@ export class EnergyVad implements VoiceActivityDetector {
       this.#started = true;
       this.#meanDb = level;
     }
-    const statsAlpha = 1 - Math.exp(-durationMs / STATS_MS);
-    this.#deviationDb += (Math.abs(level - this.#meanDb) - this.#deviationDb) * statsAlpha;
-    this.#meanDb += (level - this.#meanDb) * (1 - Math.exp(-durationMs / MEAN_MS));
+    if (durationMs !== this.#alphaMs) this.#computeAlphas(durationMs);
+    this.#deviationDb += (Math.abs(level - this.#meanDb) - this.#deviationDb) * this.#statsAlpha;
+    this.#meanDb += (level - this.#meanDb) * this.#meanAlpha;
 
     const delta = energyDb - this.#floorDb;
-    let timeConstantMs: number;
-    if (delta < 0) timeConstantMs = opts.floorFallMs;
-    else if (this.#deviationDb < opts.steadyDeviationDb) timeConstantMs = opts.floorRiseSteadyMs;
-    else timeConstantMs = opts.floorRiseSpeechMs;
-    const floor = this.#floorDb + delta * (1 - Math.exp(-durationMs / timeConstantMs));
+    let alpha: number;
+    if (delta < 0) alpha = this.#fallAlpha;
+    else if (this.#deviationDb < opts.steadyDeviationDb) alpha = this.#riseSteadyAlpha;
+    else alpha = this.#riseSpeechAlpha;
+    const floor = this.#floorDb + delta * alpha;
     this.#floorDb = floor < opts.noiseFloorMinDbfs ? opts.noiseFloorMinDbfs : floor;
+  }
+
+  /** One-pole smoothing coefficients (1 − e^(−Δt/τ)) of every time constant, for frames of `durationMs`. */
+  #computeAlphas(durationMs: number): void {
+    const opts = this.#opts;
+    const alpha = (tauMs: number): number => 1 - Math.exp(-durationMs / tauMs);
+    this.#alphaMs = durationMs;
+    this.#statsAlpha = alpha(STATS_MS);
+    this.#meanAlpha = alpha(MEAN_MS);
+    this.#fallAlpha = alpha(opts.floorFallMs);
+    this.#riseSteadyAlpha = alpha(opts.floorRiseSteadyMs);
+    this.#riseSpeechAlpha = alpha(opts.floorRiseSpeechMs);
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MULAW_SILENCE, mulawDecode, mulawEncode } from './mulaw.js';
+import { base64DecodedLength, MULAW_SILENCE, mulawBase64Length, mulawDecode, mulawDecodeBase64, mulawEncode, mulawEncodeBase64 } from './mulaw.js';
 
 /**
  * Decoded value of every mu-law byte 0x00..0xFF, produced by sox (independent G.711 implementation):
@@ -73,4 +73,54 @@ test('caller-supplied output buffers are filled in place and must be large enoug
   assert.equal(samples[0], 988);
   assert.throws(() => mulawDecode(new Uint8Array(5), new Int16Array(4)), RangeError);
   assert.throws(() => mulawEncode(new Int16Array(5), new Uint8Array(4)), RangeError);
+});
+
+// ---------- base64 mu-law ----------
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+
+/** The two-step reference: regex check, Buffer base64 decode, table decode. */
+function referenceDecode(text: string): number[] | null {
+  if (!BASE64_RE.test(text)) return null;
+  return Array.from(mulawDecode(Buffer.from(text, 'base64')));
+}
+
+function fusedDecode(text: string): number[] | null {
+  const src = ascii(`xx${text}yy`); // offsets inside a larger buffer, as in a message
+  const n = base64DecodedLength(src, 2, src.length - 2);
+  if (n < 0) return null;
+  const out = new Int16Array(n);
+  const got = mulawDecodeBase64(src, 2, src.length - 2, out);
+  return got < 0 ? null : Array.from(out.subarray(0, got));
+}
+
+test('base64 decoding matches Buffer + mulawDecode for every length and all byte values', () => {
+  for (let len = 0; len <= 10; len++) {
+    const bytes = Uint8Array.from({ length: len }, (_, i) => (i * 97 + len * 31) & 0xff);
+    const text = Buffer.from(bytes).toString('base64');
+    assert.deepEqual(fusedDecode(text), referenceDecode(text), `length ${len}`);
+  }
+  const text = Buffer.from(allCodes).toString('base64');
+  assert.deepEqual(fusedDecode(text), SOX_DECODE);
+});
+
+test('base64 decoding rejects exactly what the strict base64 pattern rejects', () => {
+  const cases = ['', 'QQ==', 'QUE=', 'QUFB', 'QQ', 'QQ=', 'Q===', '====', 'QQ=A', 'QUF=QUFB', 'QU-B', 'QU_B', 'QUF\\', 'QU B', 'QUFB\n', 'QUFBQQ==', '\u00e9AAA', 'QUFB=', '=QUF'];
+  for (const c of cases) assert.deepEqual(fusedDecode(c), referenceDecode(c), JSON.stringify(c));
+  // Unused low bits of the last character are ignored, as Buffer does.
+  assert.deepEqual(fusedDecode('QR=='), referenceDecode('QR=='));
+});
+
+test('base64 encoding matches mulawEncode + Buffer base64 for every length', () => {
+  for (const len of [0, 1, 2, 3, 4, 5, 159, 160, 161]) {
+    const samples = Int16Array.from({ length: len }, (_, i) => Math.round(Math.sin(i) * 20000) - (i % 7));
+    const out = new Uint8Array(mulawBase64Length(len) + 3).fill(0x2a);
+    const end = mulawEncodeBase64(samples, out, 1);
+    assert.equal(end, 1 + mulawBase64Length(len));
+    assert.equal(Buffer.from(out.subarray(1, end)).toString('latin1'), Buffer.from(mulawEncode(samples)).toString('base64'), `length ${len}`);
+    assert.equal(out[0], 0x2a);
+    assert.equal(out[end], 0x2a);
+  }
+  assert.throws(() => mulawEncodeBase64(new Int16Array(160), new Uint8Array(215), 0), RangeError);
 });

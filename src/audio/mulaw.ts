@@ -96,3 +96,114 @@ function prepareOut<T extends Int16Array | Uint8Array>(
   }
   return out.length === length ? out : (out.subarray(0, length) as T);
 }
+
+// ---------- base64 mu-law (Twilio media payloads), fused with the codec ----------
+
+const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Character code of every 6-bit value. */
+const B64_CHAR: Uint8Array = Uint8Array.from(B64_ALPHABET, (c) => c.charCodeAt(0));
+/** 6-bit value of every byte; -1 outside the alphabet (`=` included). */
+const B64_VALUE: Int8Array = (() => {
+  const t = new Int8Array(256).fill(-1);
+  for (let i = 0; i < 64; i++) t[B64_CHAR[i]!] = i;
+  return t;
+})();
+const PAD = 0x3d; // '='
+
+/**
+ * Bytes that the base64 text `src[start, end)` decodes to, or -1 when its length or padding is not
+ * canonical: a multiple of 4 characters, with `=` only as the last one or two. The characters
+ * themselves are checked while decoding ({@link mulawDecodeBase64}).
+ */
+export function base64DecodedLength(src: Uint8Array, start: number, end: number): number {
+  const len = end - start;
+  if (len < 0 || len % 4 !== 0) return -1;
+  if (len === 0) return 0;
+  const last = src[end - 1];
+  const beforeLast = src[end - 2];
+  if (beforeLast === PAD) return last === PAD ? (len / 4) * 3 - 2 : -1;
+  return last === PAD ? (len / 4) * 3 - 1 : (len / 4) * 3;
+}
+
+/**
+ * Decodes base64 mu-law text (a Twilio media payload, as the bytes of the message) straight to
+ * PCM16: no intermediate byte buffer or string. Accepts exactly what
+ * `/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/` accepts.
+ * @param out receives the samples; must hold at least {@link base64DecodedLength} of them.
+ * @returns the number of samples written, or -1 if the text is not canonical base64.
+ */
+export function mulawDecodeBase64(src: Uint8Array, start: number, end: number, out: Int16Array): number {
+  const n = base64DecodedLength(src, start, end);
+  if (n < 0) return -1;
+  if (out.length < n) throw new RangeError(`output buffer holds ${out.length} samples; ${n} needed`);
+  const values = B64_VALUE;
+  const table = DECODE_TABLE;
+  const pad = (end - start) / 4 * 3 - n;
+  const fullEnd = pad === 0 ? end : end - 4;
+  let j = 0;
+  let i = start;
+  for (; i < fullEnd; i += 4) {
+    const a = values[src[i]!]!;
+    const b = values[src[i + 1]!]!;
+    const c = values[src[i + 2]!]!;
+    const d = values[src[i + 3]!]!;
+    if ((a | b | c | d) < 0) return -1;
+    out[j] = table[(a << 2) | (b >> 4)]!;
+    out[j + 1] = table[((b & 15) << 4) | (c >> 2)]!;
+    out[j + 2] = table[((c & 3) << 6) | d]!;
+    j += 3;
+  }
+  if (pad > 0) {
+    const a = values[src[i]!]!;
+    const b = values[src[i + 1]!]!;
+    if ((a | b) < 0) return -1;
+    out[j++] = table[(a << 2) | (b >> 4)]!;
+    if (pad === 1) {
+      const c = values[src[i + 2]!]!;
+      if (c < 0) return -1;
+      out[j++] = table[((b & 15) << 4) | (c >> 2)]!;
+    }
+  }
+  return j;
+}
+
+/** Length of the base64 text of `samples` mu-law bytes (one byte per sample), padding included. */
+export function mulawBase64Length(samples: number): number {
+  return Math.ceil(samples / 3) * 4;
+}
+
+/**
+ * Encodes PCM16 to mu-law and writes it as padded base64 text (ASCII bytes) into `out` at `offset`,
+ * in one pass: no intermediate byte buffer or string.
+ * @param out must hold {@link mulawBase64Length}(samples.length) bytes from `offset`.
+ * @returns the offset just past the text.
+ */
+export function mulawEncodeBase64(samples: Int16Array, out: Uint8Array, offset: number): number {
+  const n = samples.length;
+  if (out.length - offset < mulawBase64Length(n)) throw new RangeError('output buffer too small for the base64 text');
+  const table = ENCODE_TABLE;
+  const chars = B64_CHAR;
+  let o = offset;
+  let i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const x = table[samples[i]! & 0xffff]!;
+    const y = table[samples[i + 1]! & 0xffff]!;
+    const z = table[samples[i + 2]! & 0xffff]!;
+    out[o] = chars[x >> 2]!;
+    out[o + 1] = chars[((x & 3) << 4) | (y >> 4)]!;
+    out[o + 2] = chars[((y & 15) << 2) | (z >> 6)]!;
+    out[o + 3] = chars[z & 63]!;
+    o += 4;
+  }
+  const rest = n - i;
+  if (rest > 0) {
+    const x = table[samples[i]! & 0xffff]!;
+    const y = rest === 2 ? table[samples[i + 1]! & 0xffff]! : 0;
+    out[o] = chars[x >> 2]!;
+    out[o + 1] = chars[((x & 3) << 4) | (y >> 4)]!;
+    out[o + 2] = rest === 2 ? chars[(y & 15) << 2]! : PAD;
+    out[o + 3] = PAD;
+    o += 4;
+  }
+  return o;
+}

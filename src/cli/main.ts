@@ -8,6 +8,8 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { startServer } from '../server/server.js';
 import { type ApiCallDetail, formatConversation } from './print-call.js';
+import { loadScenario } from './scenario.js';
+import { formatReport, runScenario, type ScenarioReport } from './simulate.js';
 import { type CallStep, placeSimulatedCall } from './simulated-caller.js';
 
 const USAGE = `parley — self-hosted voice AI agents
@@ -16,6 +18,8 @@ Usage:
   parley serve [--port N] [--tenants DIR] [--data DIR]
   parley call [--url URL | --tenants DIR] --to NUMBER [--say TEXT]... [--wav FILE]... [--interrupt TEXT]...
               [--from NUMBER] [--json] [--out FILE.wav] [--admin-key KEY] [--auth-token TOKEN] [--public-url URL]
+  parley simulate FILE.yaml... [--url URL | --tenants DIR] [--calls N] [--repeat N] [--json] [--verbose]
+              [--admin-key KEY] [--auth-token TOKEN] [--public-url URL]
 
 serve   Starts the server: Twilio webhooks (/twilio/voice), media streams (/twilio/stream), API (/v1), /metrics.
 call    Places a simulated phone call over the real Twilio HTTP + WebSocket path. Without --url it starts
@@ -24,6 +28,11 @@ call    Places a simulated phone call over the real Twilio HTTP + WebSocket path
           --wav FILE         play FILE the same way
           --interrupt TEXT   say TEXT while the agent is answering the previous step (barge-in)
         Prints the conversation and each turn's latency; --json prints a machine-readable result.
+simulate
+        Runs scenario files (docs/simulate.md): scripted callers — utterances, pauses, barge-ins, keys,
+        line noise, speakerphone echo — N at once, over the same real path. Reports answers, cut-offs,
+        false interruptions and latency percentiles (server-side figures with --admin-key, or without
+        --url); exits 1 when a scenario's expect assertions fail. --calls/--repeat override the file.
 
 Environment: PORT, PARLEY_PUBLIC_URL, PARLEY_TENANTS_DIR, PARLEY_DATA_DIR, PARLEY_ADMIN_KEY, PARLEY_LOG_LEVEL
 (see README.md).`;
@@ -131,6 +140,83 @@ async function call(argv: string[]): Promise<void> {
   }
 }
 
+async function simulate(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      tenants: { type: 'string' },
+      calls: { type: 'string' },
+      repeat: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      'admin-key': { type: 'string' },
+      'auth-token': { type: 'string' },
+      'public-url': { type: 'string' },
+    },
+  });
+  if (positionals.length === 0) throw new Error('simulate: give at least one scenario file, e.g. parley simulate scenarios/booking.yaml');
+  const positive = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`simulate: --${flag} must be a whole number ≥ 1, not "${v}"`);
+    return n;
+  };
+  const calls = positive('calls', values.calls);
+  const repeat = positive('repeat', values.repeat);
+  // Every file is checked before any call is placed.
+  const scenarios = await Promise.all(positionals.map((f) => loadScenario(f)));
+  const env = loadConfig(process.env);
+  let adminKey = values['admin-key'] ?? env.adminKey;
+  let baseUrl = values.url?.replace(/\/+$/, '');
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  if (!baseUrl) {
+    adminKey ??= 'local-simulation-key';
+    const dataDir = await mkdtemp(join(tmpdir(), 'parley-simulate-'));
+    const concurrent = Math.max(...scenarios.map((s) => calls ?? s.calls));
+    const config = loadConfig(process.env, {
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      adminKey,
+      tenantsDir: values.tenants ?? env.tenantsDir,
+      // One warm recogniser per concurrent call, as a deployment sized for the load would have.
+      sttWarmDecoders: Math.max(env.sttWarmDecoders, Math.min(concurrent, 32)),
+    });
+    server = await startServer({ config, logger: createLogger({ level: process.env.PARLEY_LOG_LEVEL ?? 'error' }) });
+    baseUrl = server.url;
+  }
+  // Progress goes to stderr with --json so stdout stays one JSON document.
+  const say = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  const reports: ScenarioReport[] = [];
+  try {
+    for (const scenario of scenarios) {
+      const total = (calls ?? scenario.calls) * (repeat ?? scenario.repeat);
+      if (!values.json) say(`running ${scenario.name}: ${total} call${total === 1 ? '' : 's'} to ${scenario.to}`);
+      const report = await runScenario(scenario, {
+        baseUrl,
+        adminKey,
+        calls,
+        repeat,
+        authToken: values['auth-token'],
+        publicUrl: values['public-url'],
+        onProgress: say,
+        // One call's conversation is worth reading as it goes; many interleave, so only on request.
+        onCallLog: values.verbose || (total === 1 && !values.json) ? say : undefined,
+      });
+      reports.push(report);
+      if (!values.json) say(`\n${formatReport(report)}\n`);
+    }
+  } finally {
+    await server?.close();
+  }
+  const passed = reports.every((r) => r.passed);
+  if (values.json) console.log(JSON.stringify({ passed, scenarios: reports }, null, 2));
+  else if (reports.length > 1) console.log(`${passed ? 'PASS' : 'FAIL'}: ${reports.filter((r) => r.passed).length} of ${reports.length} scenarios passed`);
+  if (!passed) process.exitCode = 1;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -138,6 +224,8 @@ export async function main(argv: string[]): Promise<void> {
       return serve(rest);
     case 'call':
       return call(rest);
+    case 'simulate':
+      return simulate(rest);
     case undefined:
     case 'help':
     case '--help':

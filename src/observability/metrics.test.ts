@@ -33,6 +33,25 @@ describe('metrics', () => {
     }
   });
 
+  test('exposes event-loop delay beyond the sampling period, reset at each scrape', async () => {
+    const m = createMetrics();
+    const block = (ms: number): void => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    await new Promise((r) => setTimeout(r, 30));
+    block(60);
+    await new Promise((r) => setTimeout(r, 30));
+    const first = await m.registry.metrics();
+    const max = Number(/^parley_event_loop_delay_ms\{quantile="max"\} (\S+)$/m.exec(first)?.[1]);
+    assert.ok(max >= 40 && max < 1000, `max ${max}`);
+    await new Promise((r) => setTimeout(r, 60));
+    const second = await m.registry.metrics();
+    const p50 = Number(/^parley_event_loop_delay_ms\{quantile="0.5"\} (\S+)$/m.exec(second)?.[1]);
+    assert.ok(p50 < 10, `idle p50 ${p50}`);
+    assert.equal(createMetrics({ collectDefaults: false }).eventLoopDelayMs, undefined);
+  });
+
   test('observeTurnLatency records each measured stage and skips missing ones', async () => {
     const m = createMetrics({ collectDefaults: false });
     observeTurnLatency(m, { endpointingMs: 180, voiceToVoiceMs: 720, sttFinalMs: Number.NaN });

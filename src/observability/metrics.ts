@@ -2,6 +2,7 @@
  * Prometheus metrics. Each call to createMetrics() builds its own Registry (never prom-client's
  * global one) so several apps can coexist in one process, e.g. in tests.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TurnLatency } from '../store/types.js';
 
@@ -39,6 +40,12 @@ export interface Metrics {
   readonly streamErrorsTotal: Counter<'reason'>;
   /** Provider fallbacks: a chain moved from one provider to the next. */
   readonly providerFallbacksTotal: Counter<'kind' | 'from' | 'to'>;
+  /**
+   * Event-loop delay since the previous scrape, in ms, by quantile ('0.5', '0.99', 'max'): how late
+   * a timer due now would fire. Every call's audio shares this loop, so this is the latency floor
+   * of the whole server. Absent when created with `collectDefaults: false`.
+   */
+  readonly eventLoopDelayMs: Gauge<'quantile'> | undefined;
 }
 
 export interface CreateMetricsOptions {
@@ -46,12 +53,41 @@ export interface CreateMetricsOptions {
   collectDefaults?: boolean;
 }
 
+/** Sampling period of the event-loop delay monitor. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
+/**
+ * `parley_event_loop_delay_ms`: unlike prom-client's nodejs_eventloop_lag_* (which report the
+ * monitor's whole timer interval, so an idle loop reads ~10 ms), this is the delay beyond the
+ * sampling period: an idle loop reads ~0. Reset at every scrape.
+ */
+function eventLoopDelayGauge(registers: Registry[]): Gauge<'quantile'> {
+  const histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+  histogram.enable();
+  const delayMs = (ns: number): number => Math.max(0, ns / 1e6 - EVENT_LOOP_RESOLUTION_MS);
+  return new Gauge({
+    name: 'parley_event_loop_delay_ms',
+    help: 'Event-loop delay since the previous scrape (beyond the 10 ms sampling period), in milliseconds',
+    labelNames: ['quantile'] as const,
+    registers,
+    collect() {
+      if (histogram.count === 0) return;
+      this.set({ quantile: '0.5' }, delayMs(histogram.percentile(50)));
+      this.set({ quantile: '0.99' }, delayMs(histogram.percentile(99)));
+      this.set({ quantile: 'max' }, delayMs(histogram.max));
+      histogram.reset();
+    },
+  });
+}
+
 /** Creates a fresh registry with Parley's metrics. */
 export function createMetrics(o: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  if (o.collectDefaults ?? true) collectDefaultMetrics({ register: registry });
+  const defaults = o.collectDefaults ?? true;
+  if (defaults) collectDefaultMetrics({ register: registry });
   return {
+    eventLoopDelayMs: defaults ? eventLoopDelayGauge(registers) : undefined,
     registry,
     activeCalls: new Gauge({ name: 'parley_active_calls', help: 'Calls currently connected', registers }),
     callsTotal: new Counter({

@@ -19,11 +19,19 @@ interface StreamClock {
   /** Wall time at which `sentMs` of audio was due. */
   anchorWallMs: number;
   sentMs: number;
+  /** The carrier's buffer was emptied: the next send starts a new real-time run. */
   idle: boolean;
 }
 
+/**
+ * Only streams with something queued are visited on a tick, so silent calls cost nothing here.
+ * A stream leaves that set once drained; when audio comes again, its clock resumes where it was if
+ * the carrier is still playing what was sent, and restarts from now if the carrier ran out.
+ */
 export class Pacer {
   private readonly streams = new Map<PacedStream, StreamClock>();
+  /** Streams with queued items, in the order they were woken. */
+  private readonly active = new Set<PacedStream>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -37,7 +45,8 @@ export class Pacer {
 
   remove(stream: PacedStream): void {
     this.streams.delete(stream);
-    if (this.streams.size === 0) this.stop();
+    this.active.delete(stream);
+    if (this.active.size === 0) this.stop();
   }
 
   /** The carrier's buffer was emptied (clear): the next audio starts a new real-time run. */
@@ -48,7 +57,11 @@ export class Pacer {
 
   /** Something was queued on `stream`: make sure the clock runs, and send what is due now. */
   wake(stream: PacedStream): void {
-    this.pump(stream, this.now());
+    const clock = this.streams.get(stream);
+    if (!clock) return;
+    this.pump(stream, clock, this.now());
+    if (!stream.hasQueued) return;
+    this.active.add(stream);
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), PACER_TICK_MS);
       this.timer.unref();
@@ -57,19 +70,17 @@ export class Pacer {
 
   private tick(): void {
     const nowMs = this.now();
-    let anyQueued = false;
-    for (const s of this.streams.keys()) {
-      this.pump(s, nowMs);
-      anyQueued ||= s.hasQueued;
+    for (const s of this.active) {
+      const clock = this.streams.get(s);
+      if (clock) this.pump(s, clock, nowMs);
+      if (!clock || !s.hasQueued) this.active.delete(s);
     }
-    if (!anyQueued) this.stop();
+    if (this.active.size === 0) this.stop();
   }
 
-  private pump(s: PacedStream, nowMs: number): void {
-    const clock = this.streams.get(s);
-    if (!clock) return;
-    if (clock.idle) {
-      // Playback restarts from an empty buffer: real time runs from now.
+  private pump(s: PacedStream, clock: StreamClock, nowMs: number): void {
+    if (clock.idle || nowMs - clock.anchorWallMs >= clock.sentMs) {
+      // Playback starts from an empty buffer: real time runs from now.
       clock.idle = false;
       clock.anchorWallMs = nowMs;
       clock.sentMs = 0;
@@ -77,11 +88,7 @@ export class Pacer {
     const dueMs = nowMs - clock.anchorWallMs + this.leadMs;
     while (clock.sentMs < dueMs) {
       const ms = s.sendNext(nowMs);
-      if (ms < 0) {
-        // Underrun: if the queue stays empty past what was sent, the next audio starts a new run.
-        if (nowMs - clock.anchorWallMs >= clock.sentMs) clock.idle = true;
-        break;
-      }
+      if (ms < 0) break;
       clock.sentMs += ms;
     }
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { encodeClear, encodeMark, encodeMedia, MediaProtocolError, parseTwilioMessage } from './media-protocol.js';
+import { emptyMediaFields, encodeClear, encodeMark, encodeMedia, MediaProtocolError, mediaMessageParts, parseTwilioMessage, scanMediaMessage } from './media-protocol.js';
 import { sharedDataPath } from '../../../test/support/shared-data.js';
 
 const example = (name: string): string => readFileSync(sharedDataPath('telephony', 'twilio', 'media-streams', name), 'utf8');
@@ -58,5 +58,90 @@ test('encodes outbound messages exactly in the documented shape', () => {
     ['to_twilio.clear.json', encodeClear('MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX')],
   ] as const) {
     assert.deepEqual(JSON.parse(encoded), JSON.parse(example(name)), name);
+  }
+});
+
+// ---------- the media fast path ----------
+
+/**
+ * What scanMediaMessage makes of `raw`: undefined when it leaves the message to parseTwilioMessage,
+ * else the fields it found (the payload as text; its characters are the decoder's to check).
+ */
+function scan(raw: string): { streamSid: string; track: string; payload: string } | undefined {
+  const bytes = Buffer.from(raw, 'utf8');
+  const f = emptyMediaFields();
+  if (!scanMediaMessage(bytes, f)) return undefined;
+  const text = (a: number, b: number): string => bytes.toString('latin1', a, b);
+  return { streamSid: text(f.streamSidStart, f.streamSidEnd), track: f.trackStart < 0 ? 'inbound' : text(f.trackStart, f.trackEnd), payload: text(f.payloadStart, f.payloadEnd) };
+}
+
+const PAYLOAD = Buffer.alloc(160, 0x7f).toString('base64');
+
+test('the fast path recognises media messages as Twilio sends them, in any member order', () => {
+  const twilio = `{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"${PAYLOAD}"},"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0"}`;
+  assert.deepEqual(scan(twilio), { streamSid: 'MZ18ad3ab5a668481ce02b83e7395059f0', track: 'inbound', payload: PAYLOAD });
+  const reordered = JSON.stringify({ streamSid: 'MZ1', media: { payload: PAYLOAD, timestamp: '5', track: 'outbound' }, event: 'media' });
+  assert.deepEqual(scan(reordered), { streamSid: 'MZ1', track: 'outbound', payload: PAYLOAD });
+  assert.deepEqual(scan(`{"event":"media","streamSid":"MZ1","media":{"payload":""}}`), { streamSid: 'MZ1', track: 'inbound', payload: '' });
+});
+
+test('the fast path agrees with parseTwilioMessage on every message it takes, and leaves the rest to it', () => {
+  const media = (over: Record<string, unknown> = {}, mediaOver: Record<string, unknown> = {}): Record<string, unknown> => ({
+    event: 'media',
+    sequenceNumber: '2',
+    streamSid: 'MZ1',
+    media: { track: 'inbound', chunk: '1', timestamp: '20', payload: PAYLOAD, ...mediaOver },
+    ...over,
+  });
+  const messages = [
+    JSON.stringify(media()),
+    JSON.stringify(media({}, { track: 'outbound' })),
+    JSON.stringify(media({ sequenceNumber: 2 })), // a number: not plain, general parser
+    JSON.stringify(media({ extra: 'x' })), // unknown member
+    JSON.stringify(media({}, { extra: 'x' })),
+    '{"event":"media","streamSid":"MZ\\u00e9","media":{"payload":""}}',
+    JSON.stringify(media({ streamSid: 'MZé' })), // non-ASCII
+    JSON.stringify(media({ streamSid: 'M"Z' })), // escaped quote
+    JSON.stringify(media({ streamSid: 5 })),
+    JSON.stringify(media({ event: 'mark' })),
+    JSON.stringify(media({ media: null })),
+    JSON.stringify(media({ media: [] })),
+    JSON.stringify(media({}, { payload: 5 })),
+    JSON.stringify(media({}, { payload: 'not base64!' })),
+    '{"event":"media","streamSid":"MZ1","media":{"payload":"QQ\\u003d\\u003d"}}', // escaped, yet valid base64 once parsed
+    JSON.stringify(media(), null, 1), // whitespace
+    `${JSON.stringify(media())} `,
+    '{"event":"media","event":"media","streamSid":"MZ1","media":{"payload":""}}', // duplicate member
+    '{"event":"media","streamSid":"MZ1","media":{"payload":"","payload":"QQ=="}}',
+    '{"event":"media","streamSid":"MZ1"}',
+    '{"event":"media","media":{"payload":""}}',
+    '{"event":"media","streamSid":"MZ1","media":{"payload":""},}',
+    '{"event":"media","streamSid":"MZ1","media":{"payload":"QQ=="}}x',
+    '{"event":"media","streamSid":"MZ1","media":{"payload":"QQ=="}',
+    '{}',
+    '{',
+    '',
+  ];
+  let scanned = 0;
+  let taken = 0;
+  for (const raw of messages) {
+    const fields = scan(raw);
+    if (fields === undefined) continue;
+    scanned++;
+    // A payload the decoder rejects sends the message to the parser (here: 'not base64!', and the escaped one).
+    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(fields.payload)) continue;
+    taken++;
+    const parsed = parseTwilioMessage(raw);
+    assert.ok(parsed.event === 'media', raw);
+    assert.deepEqual({ streamSid: parsed.streamSid, track: parsed.media.track, payload: parsed.media.payload }, fields, raw);
+  }
+  assert.equal(scanned, 4);
+  assert.equal(taken, 2);
+});
+
+test('outbound media message halves put together are exactly encodeMedia', () => {
+  for (const sid of ['MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX', 'MZ"odd\\', '']) {
+    const { prefix, suffix } = mediaMessageParts(sid);
+    assert.equal(Buffer.concat([prefix, Buffer.from('QUFB'), suffix]).toString(), encodeMedia(sid, 'QUFB'));
   }
 });

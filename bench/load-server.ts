@@ -1,0 +1,121 @@
+/**
+ * The Parley server under test of bench/load.ts, in its own process (which load.ts pins to one
+ * core with `taskset`): the compiled server with the demo hotel tenant, its agent pointed at the
+ * loopback provider fakes. Driven over the IPC channel:
+ *   ← { type: 'listening', url }                      once the server is up
+ *   → { type: 'sample', id, gc }  ← { type: 'sample', id, … }   memory, CPU and event-loop use now
+ *   → { type: 'alloc-start' } / { type: 'alloc-stop', path }   sampling of every allocation (garbage
+ *                                                     included) between the two, written to `path`
+ *   → { type: 'close' }                               closes the server and exits
+ * Run with --expose-gc so that samples can collect garbage first (memory per call).
+ * Config: the PARLEY_LOAD_SERVER environment variable, JSON of LoadServerConfig.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { startServer } from '../src/server/server.js';
+import { parseTenantDocument } from '../src/tenants/loader.js';
+import type { AgentConfig, TenantConfig } from '../src/tenants/schema.js';
+
+export interface LoadServerConfig {
+  readonly dataDir: string;
+  readonly adminKey: string;
+  readonly fakes: { readonly deepgram: string; readonly openai: string; readonly elevenlabs: string };
+  readonly greeting: string;
+  /** Overrides of the agent's endpointing (barge-in thresholds). */
+  readonly endpointing: Partial<AgentConfig['endpointing']>;
+}
+
+export interface ServerSample {
+  readonly type: 'sample';
+  readonly id: number;
+  readonly atMs: number;
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  readonly externalBytes: number;
+  readonly cpuUserUs: number;
+  readonly cpuSystemUs: number;
+  /** performance.eventLoopUtilization() so far (cumulative; diff two samples). */
+  readonly elu: { idle: number; active: number };
+}
+
+const config = JSON.parse(process.env.PARLEY_LOAD_SERVER ?? '{}') as LoadServerConfig;
+const send = (msg: unknown): void => {
+  process.send?.(msg);
+};
+
+const hotel = parseTenantDocument('hotel.yaml', await readFile(new URL('../../tenants/hotel.yaml', import.meta.url), 'utf8'), {});
+const base = hotel.agents.default as AgentConfig;
+const tenant = {
+  ...hotel,
+  agents: {
+    default: {
+      ...base,
+      greeting: config.greeting,
+      endpointing: { ...base.endpointing, ...config.endpointing },
+      stt: [{ provider: 'deepgram', baseUrl: config.fakes.deepgram, apiKey: 'test-key', finalizeTimeoutMs: 1500 }],
+      llm: [{ provider: 'openai', baseUrl: config.fakes.openai, model: 'fake', apiKey: 'x' }],
+      tts: [{ provider: 'elevenlabs', baseUrl: config.fakes.elevenlabs, apiKey: 'test-elevenlabs-key', voiceId: 'v' }],
+    },
+  },
+} as TenantConfig;
+
+const server = await startServer({
+  config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir: config.dataDir, adminKey: config.adminKey }),
+  tenants: [tenant],
+  logger: createLogger({ level: 'warn', destination: process.stderr }),
+});
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Where the garbage comes from: allocation sampling that keeps collected objects. */
+const allocSampling = {
+  session: undefined as Session | undefined,
+  async start(): Promise<void> {
+    const session = new Session();
+    session.connect();
+    this.session = session;
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  },
+  async stop(path: string): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: unknown };
+    await writeFile(path, JSON.stringify(profile));
+    session.disconnect();
+    this.session = undefined;
+  },
+};
+process.on('message', (msg: { type: string; id?: number; gc?: boolean }) => {
+  if (msg.type === 'sample') {
+    if (msg.gc && gc) {
+      gc();
+      gc();
+    }
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    const elu = performance.eventLoopUtilization();
+    const sample: ServerSample = {
+      type: 'sample',
+      id: msg.id ?? 0,
+      atMs: performance.now(),
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      externalBytes: mem.external,
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      elu: { idle: elu.idle, active: elu.active },
+    };
+    send(sample);
+  } else if (msg.type === 'alloc-start') {
+    void allocSampling.start();
+  } else if (msg.type === 'alloc-stop') {
+    void allocSampling.stop((msg as { path?: string }).path ?? 'alloc.heapprofile').then(() => send({ type: 'alloc-written' }));
+  } else if (msg.type === 'close') {
+    void server.close().finally(() => process.exit(0));
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'listening', url: server.url });

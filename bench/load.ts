@@ -1,0 +1,495 @@
+/**
+ * Load: how many concurrent phone calls one core of Parley sustains, and what each costs.
+ *
+ * N simulated Twilio calls over real WebSockets, each sending real-time paced 20 ms mu-law audio
+ * and playing the agent's audio like a handset, against Deepgram / OpenAI / ElevenLabs faked on
+ * loopback at realistic latencies. The server runs in its own process pinned to core 0
+ * (`taskset -c 0`, bench/load-server.ts); this process (fakes) and the caller processes
+ * (bench/load-callers.ts, up to CALLERS_PER_PROCESS calls each) run on core 1.
+ *
+ * Each level: the calls dial in at DIAL_RATE per second, hear the greeting and stay connected,
+ * silent (idle-call memory is measured then); then each says three lines (starting within
+ * GO_SPREAD_MS), waiting for each reply; every INTERRUPT_EVERY-th call talks over the second
+ * reply (barge-in). All calls stay connected until the last script finishes, then hang up.
+ * Server CPU, RSS and event-loop delay (parley_event_loop_delay_ms from /metrics) cover that
+ * active window; voice-to-voice and Parley's overhead are read back from the stored turns.
+ *
+ * Prints one JSON document on stdout (logs on stderr).
+ * Usage: node dist/bench/load.js [--calls 1,100,500] [--dial-rate 50] [--profile] [--heap-profile]
+ *   --profile       writes a V8 CPU profile of the server per level (directory on stderr);
+ *   --heap-profile  a sampling heap profile (live objects at exit) instead;
+ *   --alloc-profile where the active window's allocations come from (garbage included).
+ */
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { speakWithFlite } from '../src/audio/flite-voice.js';
+import { mulawEncode } from '../src/audio/mulaw.js';
+import { PACER_LEAD_MS } from '../src/pipeline/pacer.js';
+import { startFakeDeepgram, type FakeDeepgramUtterance } from '../test/fakes/deepgram-server.js';
+import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
+import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
+import type { CallerAudio, CallerInit, CallerReport } from './load-callers.js';
+import type { LoadServerConfig, ServerSample } from './load-server.js';
+import { answerLatencies, type Latency, MsHistogram, promSample, stage, summary } from './stats.js';
+
+const ADMIN_KEY = 'bench-key';
+const NUMBER = '+15550100000';
+const DEFAULT_LEVELS = '1,100,500';
+const DIAL_RATE = 50;
+const CALLERS_PER_PROCESS = 250;
+const GO_SPREAD_MS = 5_000;
+const INTERRUPT_EVERY = 4;
+/** Realistic provider latencies the fakes answer at (as bench/provider-overhead.ts). */
+const PROVIDER_LATENCY = { sttFinalMs: 150, llmFirstTokenMs: 300, ttsFirstAudioMs: 150 } as const;
+/** Audio the TTS fake returns per sentence. */
+const SENTENCE_AUDIO_MS = 1000;
+const CALLER_LINES = ['what time is breakfast', 'when does the pool open', 'do you have parking'] as const;
+const INTERRUPTION = 'sorry, can I ask something else';
+/**
+ * Barge-in thresholds of the bench agent (the defaults are minSpeechMs 100, bargeInMs 150): the
+ * reaction measured here is the threshold plus Parley's own delay.
+ */
+const ENDPOINTING = { minSpeechMs: 60, bargeInMs: 60 } as const;
+const JITTER_BUDGET_MS = 60;
+const TARGETS = { calls: 500, overheadP99Ms: 25, overheadP50At100Ms: 5, bargeInP95Ms: 120, idleMbPerCall: 1 } as const;
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const log = (line: string): void => {
+  process.stderr.write(`[load ${(performance.now() / 1000).toFixed(1)}s] ${line}\n`);
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Pins this process (and so the fakes and the caller processes it forks) to `core`. */
+function pinSelf(core: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------- what else ran on the machine (Linux /proc) ----------
+
+/** Busy CPU time (ms) of each core and in total, from /proc/stat; undefined where unavailable. */
+async function coreBusyMs(): Promise<number[] | undefined> {
+  try {
+    const text = await readFile('/proc/stat', 'utf8');
+    const tick = 10; // USER_HZ is 100 on Linux
+    return text
+      .split('\n')
+      .filter((l) => /^cpu\d* /.test(l))
+      .map((l) => {
+        const [user, nice, system, , , irq, softirq, steal] = l.trim().split(/\s+/).slice(1).map(Number) as number[];
+        return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * tick;
+      });
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (ms) a process has used, from /proc/<pid>/stat. */
+async function processCpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+// ---------- caller audio, synthesised once ----------
+
+const LINE_NOISE_PEAK = 24;
+
+function addLineNoise(frame: Int16Array, state: { seed: number }): void {
+  for (let i = 0; i < frame.length; i++) {
+    state.seed = (Math.imul(state.seed, 1103515245) + 12345) >>> 0;
+    const noise = ((state.seed >>> 16) / 0xffff - 0.5) * 2 * LINE_NOISE_PEAK;
+    frame[i] = Math.max(-32768, Math.min(32767, (frame[i] as number) + Math.round(noise)));
+  }
+}
+
+/** Speech trimmed to its voiced part, in base64 mu-law 20 ms frames with line noise mixed in. */
+function toFrames(samples: Int16Array, noise: { seed: number }): string[] {
+  const loud = (i: number): boolean => Math.abs(samples[i] as number) > 400;
+  let start = 0;
+  while (start < samples.length && !loud(start)) start++;
+  let end = samples.length;
+  while (end > start && !loud(end - 1)) end--;
+  const frames: string[] = [];
+  for (let off = start; off < end; off += 160) {
+    const frame = new Int16Array(160);
+    frame.set(samples.subarray(off, Math.min(end, off + 160)));
+    addLineNoise(frame, noise);
+    frames.push(Buffer.from(mulawEncode(frame)).toString('base64'));
+  }
+  return frames;
+}
+
+async function callerAudio(): Promise<CallerAudio> {
+  const noise = { seed: 0x5eed };
+  const speech = await Promise.all([...CALLER_LINES, INTERRUPTION].map((t) => speakWithFlite(t, { sampleRateHz: 8000 })));
+  const lines = speech.slice(0, CALLER_LINES.length).map((s) => toFrames(s, noise));
+  const interrupt = toFrames(speech[CALLER_LINES.length] as Int16Array, noise);
+  const quiet: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const frame = new Int16Array(160);
+    addLineNoise(frame, noise);
+    quiet.push(Buffer.from(mulawEncode(frame)).toString('base64'));
+  }
+  return { lines, interrupt, noise: quiet };
+}
+
+// ---------- fakes (in this process, core 1) ----------
+
+async function startFakes(calls: number) {
+  const utterances: FakeDeepgramUtterance[] = Array.from({ length: calls * 8 + 16 }, (_, i) => ({
+    finals: [CALLER_LINES[i % CALLER_LINES.length] as string],
+  }));
+  const deepgram = await startFakeDeepgram({ utterances, finalizeDelayMs: PROVIDER_LATENCY.sttFinalMs });
+  const openai = await startFakeOpenAi({
+    chunks: [
+      openAiChunk({ role: 'assistant', content: '' }, null, PROVIDER_LATENCY.llmFirstTokenMs),
+      openAiChunk({ content: 'Certainly.' }),
+      openAiChunk({ content: ' Breakfast is served from seven to ten' }),
+      openAiChunk({ content: ' in the lobby restaurant.' }),
+      openAiChunk({ content: ' Is there anything else I can help with?' }),
+      openAiChunk({}, 'stop'),
+    ],
+  });
+  const elevenlabs = await startFakeElevenLabs({ firstAudioDelayMs: PROVIDER_LATENCY.ttsFirstAudioMs, audioMsPerChunk: SENTENCE_AUDIO_MS });
+  return {
+    urls: { deepgram: deepgram.url, openai: openai.url, elevenlabs: elevenlabs.url },
+    async close(): Promise<void> {
+      await Promise.all([deepgram.close(), openai.close(), elevenlabs.close()]);
+    },
+  };
+}
+
+// ---------- the server process (core 0) ----------
+
+interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly pid: number | undefined;
+  sample(gc: boolean): Promise<ServerSample>;
+  close(): Promise<void>;
+}
+
+async function startServerProcess(config: LoadServerConfig, pinned: boolean, profile: { dir: string; kind: 'cpu' | 'heap' } | undefined, logPath: string): Promise<ServerProcess> {
+  const profileArgs = profile ? [`--${profile.kind}-prof`, `--${profile.kind}-prof-dir=${profile.dir}`] : [];
+  const nodeArgs = ['--expose-gc', ...profileArgs, join(here, 'load-server.js')];
+  const [cmd, args] = pinned ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+  const child = spawn(cmd as string, args as string[], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, PARLEY_LOAD_SERVER: JSON.stringify(config) },
+  });
+  child.stderr?.pipe(createWriteStream(logPath));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let seq = 0;
+  const waiting = new Map<number, (s: ServerSample) => void>();
+  const url = await new Promise<string>((resolve, reject) => {
+    child.on('message', (msg: { type: string; url?: string; id?: number }) => {
+      if (msg.type === 'listening') resolve(msg.url as string);
+      else if (msg.type === 'sample') waiting.get(msg.id as number)?.(msg as unknown as ServerSample);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}; see ${logPath}`)));
+  });
+  return {
+    child,
+    url,
+    pid: child.pid,
+    sample(gc) {
+      const id = ++seq;
+      return new Promise((resolve) => {
+        waiting.set(id, (s) => {
+          waiting.delete(id);
+          resolve(s);
+        });
+        child.send({ type: 'sample', id, gc });
+      });
+    },
+    async close() {
+      if (child.connected) child.send({ type: 'close' });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 15_000)))]);
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+// ---------- caller processes (core 1) ----------
+
+interface CallerProcess {
+  readonly child: ChildProcess;
+  next<T>(type: string, timeoutMs: number): Promise<T>;
+}
+
+function startCallerProcess(): CallerProcess {
+  const child = fork(join(here, 'load-callers.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const inbox: { type: string }[] = [];
+  const waiters: (() => void)[] = [];
+  child.on('message', (m: { type: string }) => {
+    inbox.push(m);
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    child,
+    async next<T>(type: string, timeoutMs: number): Promise<T> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const i = inbox.findIndex((m) => m.type === type);
+        if (i >= 0) return inbox.splice(i, 1)[0] as T;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`caller process: no '${type}' within ${timeoutMs} ms`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 1000).unref();
+        });
+      }
+    },
+  };
+}
+
+// ---------- one level ----------
+
+const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+
+async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean; profile: 'cpu' | 'heap' | undefined; allocProfile: boolean; dialRate: number }) {
+  const startedAt = performance.now();
+  const fakes = await startFakes(calls);
+  const dataDir = await mkdtemp(join(tmpdir(), 'parley-load-'));
+  const profileDir = o.profile ? join(dataDir, 'profile') : undefined;
+  const server = await startServerProcess(
+    { dataDir, adminKey: ADMIN_KEY, fakes: fakes.urls, greeting: 'Seaview Hotel, how can I help?', endpointing: ENDPOINTING },
+    o.pinned,
+    profileDir && o.profile ? { dir: profileDir, kind: o.profile } : undefined,
+    join(dataDir, 'server.log'),
+  );
+  const procs = Math.max(1, Math.ceil(calls / CALLERS_PER_PROCESS));
+  const callers: CallerProcess[] = [];
+  try {
+    // Let start-up garbage go before measuring what the server costs with no calls.
+    await sleep(1000);
+    const baseline = await server.sample(true);
+    const dialIntervalMs = 1000 / o.dialRate;
+    for (let p = 0; p < procs; p++) {
+      const c = startCallerProcess();
+      callers.push(c);
+      const init: CallerInit = {
+        type: 'init',
+        baseUrl: server.url,
+        to: NUMBER,
+        firstIndex: p,
+        stride: procs,
+        count: Math.ceil((calls - p) / procs),
+        dialIntervalMs,
+        goSpreadMs: calls > 1 ? GO_SPREAD_MS : 0,
+        audio,
+        interruptEvery: INTERRUPT_EVERY,
+        interruptLine: 1,
+        interruptAfterMs: 600,
+        framesPerSentence: Math.ceil((SENTENCE_AUDIO_MS * 8) / 160),
+        leadMs: PACER_LEAD_MS,
+        jitterBudgetMs: JITTER_BUDGET_MS,
+        quietMs: 800,
+        replyTimeoutMs: 10_000,
+        thinkMs: [200, 800],
+      };
+      c.child.send(init);
+    }
+    const rampMs = calls * dialIntervalMs;
+    const ready = await Promise.all(callers.map((c) => c.next<{ greeted: number; failed: number }>('ready', rampMs + 30_000)));
+    log(`${calls} calls: ${ready.reduce((n, r) => n + r.greeted, 0)} connected and greeted after ${Math.round(performance.now() - startedAt)} ms`);
+    await sleep(2000);
+    const idle = await server.sample(true);
+
+    // The active window: every call says its lines.
+    await fetch(`${server.url}/metrics`).then((r) => r.text());
+    const ourPids = [process.pid, ...callers.map((c) => c.child.pid), server.pid];
+    const busyBefore = await coreBusyMs();
+    const oursBefore = await Promise.all(ourPids.map(processCpuMs));
+    const before = await server.sample(false);
+    let peakRss = before.rssBytes;
+    const peakTimer = setInterval(() => {
+      void server.sample(false).then((s) => (peakRss = Math.max(peakRss, s.rssBytes)));
+    }, 1000);
+    if (o.allocProfile) server.child.send({ type: 'alloc-start' });
+    for (const c of callers) c.child.send({ type: 'go' });
+    const reports = await Promise.all(callers.map((c) => c.next<CallerReport>('done', 180_000)));
+    clearInterval(peakTimer);
+    const after = await server.sample(false);
+    if (o.allocProfile) {
+      const path = join(dataDir, 'alloc.heapprofile');
+      const written = new Promise<void>((resolve) => server.child.once('message', () => resolve()));
+      server.child.send({ type: 'alloc-stop', path });
+      await written;
+      log(`allocation profile in ${path}`);
+    }
+    const busyAfter = await coreBusyMs();
+    const oursAfter = await Promise.all(ourPids.map(processCpuMs));
+    const metricsText = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    peakRss = Math.max(peakRss, after.rssBytes);
+    for (const c of callers) c.child.send({ type: 'hangup' });
+    await Promise.all(callers.map((c) => c.next('closed', 20_000).catch(() => undefined)));
+    await sleep(500);
+
+    const callSids = reports.flatMap((r) => r.callSids);
+    const latencies = await answerLatencies(server.url, ADMIN_KEY, callSids);
+    const pick = (k: keyof Latency): number[] => stage(latencies, k);
+    const sum = (k: keyof CallerReport): number => reports.reduce((n, r) => n + (r[k] as number), 0);
+    const lateness = new MsHistogram(2000);
+    const callerLoop = new MsHistogram(2000);
+    for (const r of reports) {
+      lateness.merge(r.lateness.counts, r.lateness.max);
+      callerLoop.merge(r.loopDelay.counts, r.loopDelay.max);
+    }
+    const windowMs = after.atMs - before.atMs;
+    const cpuMs = (after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs) / 1000;
+    const eluActive = after.elu.active - before.elu.active;
+    const eluTotal = eluActive + after.elu.idle - before.elu.idle;
+    const interrupters = Math.ceil(calls / INTERRUPT_EVERY);
+    const callerWall = Math.max(...reports.map((r) => r.wallMs));
+    // Other work on the machine during the window (other jobs share this VM): busy time not ours.
+    const busy = (i: number): number => ((busyAfter?.[i] ?? 0) - (busyBefore?.[i] ?? 0));
+    const ours = oursAfter.reduce((n, v) => n + v, 0) - oursBefore.reduce((n, v) => n + v, 0);
+    const serverCpuMs = (oursAfter.at(-1) ?? 0) - (oursBefore.at(-1) ?? 0);
+    const machine = busyBefore && busyAfter
+      ? {
+          otherLoadPercent: round1(((busy(0) - ours) / windowMs) * 100),
+          serverCoreOtherLoadPercent: o.pinned ? round1(((busy(1) - serverCpuMs) / windowMs) * 100) : null,
+        }
+      : null;
+    return {
+      concurrentCalls: calls,
+      callsSustained: sum('completed'),
+      callsGreeted: sum('greeted'),
+      callsFailed: sum('failed'),
+      failures: reports.flatMap((r) => r.failures).slice(0, 10),
+      replyTimeouts: sum('replyTimeouts'),
+      activeWindowS: round1(windowMs / 1000),
+      server: {
+        cpuPercent: round1((cpuMs / windowMs) * 100),
+        /** Of which in the kernel (socket reads and writes). */
+        cpuSystemPercent: round1(((after.cpuSystemUs - before.cpuSystemUs) / 1000 / windowMs) * 100),
+        eventLoopUtilization: Math.round((eluActive / eluTotal) * 100) / 100,
+        eventLoopDelayP99Ms: promSample(metricsText, 'parley_event_loop_delay_ms{quantile="0.99"}') ?? null,
+        eventLoopDelayMaxMs: promSample(metricsText, 'parley_event_loop_delay_ms{quantile="max"}') ?? null,
+        baselineRssMb: mb(baseline.rssBytes),
+        idleRssPerCallMb: Math.round(((idle.rssBytes - baseline.rssBytes) / calls / 1e6) * 100) / 100,
+        idleHeapPerCallKb: Math.round((idle.heapUsedBytes - baseline.heapUsedBytes) / calls / 1e3),
+        activeRssPerCallMb: Math.round(((after.rssBytes - baseline.rssBytes) / calls / 1e6) * 100) / 100,
+        peakRssMb: mb(peakRss),
+      },
+      turns: latencies.length,
+      expectedTurns: calls * CALLER_LINES.length + interrupters,
+      voiceToVoiceMs: summary(pick('voiceToVoiceMs')),
+      parleyOverheadMs: summary(pick('parleyOverheadMs')),
+      endpointingMs: summary(pick('endpointingMs')),
+      sttFinalMs: summary(pick('sttFinalMs')),
+      llmFirstTokenMs: summary(pick('llmFirstTokenMs')),
+      ttsFirstAudioMs: summary(pick('ttsFirstAudioMs')),
+      heardByCallerMs: summary(reports.flatMap((r) => r.heardLatencyMs)),
+      outboundFrames: {
+        received: sum('framesReceived'),
+        latenessMs: lateness.summary(),
+        lateBeyondBudget: sum('lateFrames'),
+        gapsMidSentence: sum('gaps'),
+        gapMs: Math.round(sum('gapMs')),
+        sentences: sum('sentences'),
+        sentencesShort: sum('sentencesShort'),
+        framesDropped: sum('framesDropped'),
+      },
+      bargeIn: {
+        attempted: sum('bargeInsAttempted'),
+        missed: sum('bargeInsMissed'),
+        reactionMs: summary(reports.flatMap((r) => r.bargeInReactionMs)),
+      },
+      callers: {
+        processes: procs,
+        framesSent: sum('framesSent'),
+        cpuPercent: round1((sum('cpuUs') / 1000 / callerWall) * 100),
+        loopDelayMs: callerLoop.summary(),
+      },
+      machine,
+      wallS: round1((performance.now() - startedAt) / 1000),
+      ...(profileDir ? { profileDir } : {}),
+    };
+  } finally {
+    for (const c of callers) if (c.child.exitCode === null) c.child.kill();
+    const closing = performance.now();
+    await server.close();
+    await fakes.close();
+    log(`closed in ${Math.round(performance.now() - closing)} ms`);
+    if (!o.profile && !o.allocProfile) await rm(dataDir, { recursive: true, force: true });
+    else log(`server ${o.profile} profile and log in ${dataDir}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const levels = (arg('--calls') ?? DEFAULT_LEVELS).split(',').map(Number);
+  const dialRate = Number(arg('--dial-rate') ?? DIAL_RATE);
+  const profile = process.argv.includes('--profile') ? 'cpu' : process.argv.includes('--heap-profile') ? 'heap' : undefined;
+  const pinned = availableParallelism() >= 2 && pinSelf(1);
+  if (!pinned) log('taskset unavailable or one core: server and callers share the machine');
+  const audio = await callerAudio();
+  log('caller audio ready');
+  const scenarios: Awaited<ReturnType<typeof runLevel>>[] = [];
+  for (const calls of levels) {
+    log(`level ${calls}…`);
+    scenarios.push(await runLevel(calls, audio, { pinned, profile, allocProfile: process.argv.includes('--alloc-profile'), dialRate }));
+  }
+  const top = scenarios.reduce((a, b) => (b.concurrentCalls > a.concurrentCalls ? b : a));
+  const at100 = scenarios.find((s) => s.concurrentCalls === 100);
+  const clean = (s: (typeof scenarios)[number]): boolean =>
+    s.outboundFrames.lateBeyondBudget === 0 && s.outboundFrames.gapsMidSentence === 0 && s.outboundFrames.framesDropped === 0;
+  const le = (v: number | null, limit: number): boolean => v !== null && v <= limit;
+  const targets = {
+    sustainedCalls: { target: TARGETS.calls, at: top.concurrentCalls, sustained: top.callsSustained, met: top.concurrentCalls >= TARGETS.calls && top.callsSustained === top.concurrentCalls },
+    overheadP99Ms: { target: TARGETS.overheadP99Ms, at: top.concurrentCalls, value: top.parleyOverheadMs.p99, met: le(top.parleyOverheadMs.p99, TARGETS.overheadP99Ms) },
+    noLateOrDroppedFrames: { at: top.concurrentCalls, met: clean(top) },
+    overheadP50At100Ms: { target: TARGETS.overheadP50At100Ms, value: at100?.parleyOverheadMs.p50 ?? null, met: le(at100?.parleyOverheadMs.p50 ?? null, TARGETS.overheadP50At100Ms) },
+    bargeInP95Ms: { target: TARGETS.bargeInP95Ms, worst: Math.max(...scenarios.map((s) => s.bargeIn.reactionMs.p95 ?? Infinity)), met: scenarios.every((s) => le(s.bargeIn.reactionMs.p95, TARGETS.bargeInP95Ms)) },
+    idleMbPerCall: { target: TARGETS.idleMbPerCall, at: top.concurrentCalls, value: top.server.idleRssPerCallMb, met: top.server.idleRssPerCallMb <= TARGETS.idleMbPerCall },
+  };
+  process.stdout.write(
+    `${JSON.stringify(
+      {
+        bench: 'load',
+        node: process.version,
+        serverPinnedToOneCore: pinned,
+        providers: { stt: 'deepgram (fake)', llm: 'openai (fake)', tts: 'elevenlabs (fake)' },
+        fakeLatencyMs: PROVIDER_LATENCY,
+        agentReply: `3 sentences × ${SENTENCE_AUDIO_MS} ms of audio`,
+        endpointing: ENDPOINTING,
+        dialRatePerS: dialRate,
+        jitterBudgetMs: JITTER_BUDGET_MS,
+        pacerLeadMs: PACER_LEAD_MS,
+        note:
+          'server CPU/RSS/event-loop delay cover the active window (all calls connected, each saying 3 lines; every 4th talks over a reply); ' +
+          'idle = connected, greeted, silent; per-call memory = (RSS − baseline) / calls; overhead = voice-to-voice − endpointing − STT − LLM − TTS (stored turns); ' +
+          'frame lateness = arrival vs the run schedule (first frame + 20 ms each − pacer lead); gap = playout ran dry inside a sentence; ' +
+          'barge-in = start of caller speech over the agent (the start of its first frame) → clear received',
+        targets,
+        allTargetsMet: Object.values(targets).every((t) => t.met),
+        scenarios,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
+
+await main();

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { test } from 'node:test';
+import type WebSocket from 'ws';
+import { audioFrame, type AudioFrame } from '../../audio/frame.js';
+import { mulawDecode, mulawEncode } from '../../audio/mulaw.js';
+import { Pacer } from '../../pipeline/pacer.js';
+import type { MediaHandler } from '../types.js';
+import { encodeMark, encodeMedia } from './media-protocol.js';
+import { TwilioMediaStream } from './media-stream.js';
+
+/** Just enough of a ws WebSocket: inbound messages are emitted, outbound ones recorded. */
+class FakeSocket extends EventEmitter {
+  readonly OPEN = 1;
+  readonly CONNECTING = 0;
+  readyState = 1;
+  readonly sent: string[] = [];
+  closed: { code: number; reason: string } | undefined;
+  send(data: string | Buffer, opts?: { binary?: boolean }): void {
+    assert.ok(typeof data === 'string' || opts?.binary === false, 'text frames only');
+    this.sent.push(data.toString());
+  }
+  close(code: number, reason: string): void {
+    this.closed ??= { code, reason };
+    this.readyState = 3;
+  }
+  receive(message: string): void {
+    this.emit('message', Buffer.from(message, 'utf8'), false);
+  }
+}
+
+const SID = 'MZ18ad3ab5a668481ce02b83e7395059f0';
+const quiet = { warn() {}, debug() {} };
+
+function setup(o: { now?: () => number } = {}) {
+  const ws = new FakeSocket();
+  const frames: AudioFrame[] = [];
+  const marks: string[] = [];
+  const sentMs: number[] = [];
+  const handler: MediaHandler = {
+    onStart() {},
+    onAudio: (f) => frames.push(f),
+    onDtmf() {},
+    onMark: (name) => marks.push(name),
+    onAudioSent: (ms) => sentMs.push(ms),
+    onEnd() {},
+  };
+  const pacer = new Pacer(160, o.now ?? (() => 0));
+  const stream = new TwilioMediaStream(ws as unknown as WebSocket, pacer, () => handler, quiet);
+  return { ws, frames, marks, sentMs, pacer, stream };
+}
+
+async function started(o: { now?: () => number } = {}) {
+  const s = setup(o);
+  s.ws.receive(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+  s.ws.receive(
+    JSON.stringify({
+      event: 'start',
+      sequenceNumber: '1',
+      streamSid: SID,
+      start: { accountSid: 'AC1', streamSid: SID, callSid: 'CA1', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: {} },
+    }),
+  );
+  await new Promise((r) => setImmediate(r));
+  return s;
+}
+
+const bytes = Uint8Array.from({ length: 160 }, (_, i) => (i * 37) & 0xff);
+const payload = Buffer.from(bytes).toString('base64');
+const twilioMedia = (p: string, sid = SID, track = 'inbound'): string =>
+  `{"event":"media","sequenceNumber":"3","media":{"track":"${track}","chunk":"1","timestamp":"5","payload":"${p}"},"streamSid":"${sid}"}`;
+
+test('media in Twilio plain form and in any other valid JSON decode to the same frames', async () => {
+  const s = await started();
+  s.ws.receive(twilioMedia(payload));
+  s.ws.receive(JSON.stringify({ streamSid: SID, media: { payload }, event: 'media' }));
+  s.ws.receive(JSON.stringify({ event: 'media', streamSid: SID, media: { track: 'inbound', payload } }, null, 2));
+  // Escaped characters are valid JSON: the general parser takes the message and it plays.
+  s.ws.receive(twilioMedia(payload).replace('"payload":"', '"payload":"\\u0041').replace(`${payload}"`, `${payload.slice(1)}"`));
+  s.ws.receive(twilioMedia(payload, SID, 'outbound')); // not the caller's audio
+  s.ws.receive(twilioMedia('')); // nothing to play
+  assert.equal(s.ws.closed, undefined);
+  assert.equal(s.frames.length, 4);
+  const expected = Array.from(mulawDecode(bytes));
+  assert.deepEqual(Array.from(s.frames[0]!.samples), expected);
+  assert.deepEqual(Array.from(s.frames[1]!.samples), expected);
+  assert.deepEqual(Array.from(s.frames[2]!.samples), expected);
+  assert.deepEqual(Array.from(s.frames[3]!.samples), Array.from(mulawDecode(Buffer.from(`A${payload.slice(1)}`, 'base64'))));
+  assert.equal(s.frames[0]!.sampleRateHz, 8000);
+  // Frames never share memory.
+  s.frames[0]!.samples[0] = 12345;
+  assert.notEqual(s.frames[1]!.samples[0], 12345);
+});
+
+test('the plain fast path rejects bad media exactly as the general parser does', async () => {
+  const cases: [string, string][] = [
+    [twilioMedia('not base64!'), 'invalid_payload'],
+    [twilioMedia('QQ='), 'invalid_payload'],
+    [twilioMedia(payload, 'MZother'), 'unknown_stream'],
+  ];
+  for (const [message, code] of cases) {
+    const s = await started();
+    s.ws.receive(message);
+    assert.equal(s.ws.closed?.code, 1008, message);
+    assert.ok(s.ws.closed?.reason.startsWith(code), `${s.ws.closed?.reason} for ${message.slice(0, 60)}`);
+  }
+  const early = setup();
+  early.ws.receive(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+  early.ws.receive(twilioMedia(payload));
+  assert.ok(early.ws.closed?.reason.startsWith('out_of_order'));
+});
+
+test('outbound audio goes out as 20 ms media messages in the documented shape, marks after their audio', async () => {
+  let now = 0;
+  const s = await started({ now: () => now });
+  const samples = Int16Array.from({ length: 400 }, (_, i) => Math.round(Math.sin(i / 5) * 9000)); // 50 ms
+  s.stream.play(audioFrame(samples, 8000));
+  s.stream.mark('r0.0');
+  const frame = (k: number): Int16Array => {
+    const f = new Int16Array(160);
+    f.set(samples.subarray(k * 160, k * 160 + 160));
+    return f;
+  };
+  const expectedFrames = [0, 1, 2].map((k) => encodeMedia(SID, Buffer.from(mulawEncode(frame(k))).toString('base64')));
+  assert.deepEqual(s.ws.sent, [...expectedFrames, encodeMark(SID, 'r0.0')]);
+  assert.deepEqual(s.sentMs, [20, 20, 20]);
+  // A long reply: more than the queue's first capacity, sent in order at real time.
+  const long = Int16Array.from({ length: 160 * 200 }, (_, i) => (Math.floor(i / 160) * 100) % 30000);
+  s.ws.sent.length = 0;
+  now = 1000;
+  s.stream.play(audioFrame(long, 8000));
+  s.stream.mark('r0.1');
+  assert.equal(s.ws.sent.length, 8, 'the lead: 160 ms at once');
+  for (let t = 1010; t <= 1000 + 200 * 20; t += 10) {
+    now = t;
+    s.pacer.wake(s.stream);
+  }
+  assert.equal(s.ws.sent.length, 201);
+  for (let k = 0; k < 200; k++) {
+    const msg = JSON.parse(s.ws.sent[k]!) as { media: { payload: string } };
+    const decoded = mulawDecode(Buffer.from(msg.media.payload, 'base64'));
+    assert.equal(decoded.length, 160);
+    assert.equal(decoded[0], mulawDecode(mulawEncode(Int16Array.of((k * 100) % 30000)))[0], `frame ${k}`);
+  }
+  assert.equal(s.ws.sent[200], encodeMark(SID, 'r0.1'));
+});
+
+test('clear drops queued audio and marks and tells Twilio to drop its buffer', async () => {
+  let now = 0;
+  const s = await started({ now: () => now });
+  s.stream.play(audioFrame(new Int16Array(160 * 50), 8000));
+  s.stream.mark('r0.0');
+  assert.equal(s.ws.sent.length, 8);
+  s.stream.clear();
+  assert.deepEqual(JSON.parse(s.ws.sent.at(-1)!), { event: 'clear', streamSid: SID });
+  assert.equal(s.stream.hasQueued, false);
+  now = 500;
+  s.pacer.wake(s.stream);
+  assert.equal(s.ws.sent.length, 9);
+  // The next reply starts a new real-time run: its lead goes out at once.
+  s.stream.play(audioFrame(new Int16Array(160 * 20), 8000));
+  assert.equal(s.ws.sent.length, 17);
+});
