@@ -10,7 +10,7 @@ help:
 	@echo "make demo    place a simulated phone call to the demo hotel agent (embedded providers, no keys)"
 	@echo "make test    run the whole test suite"
 	@echo "make serve   start the server on :3000 (PORT to change) for a real Twilio number"
-	@echo "make bench   latency benchmark, JSON on stdout"
+	@echo "make bench   latency and load benchmarks, JSON on stdout (LOAD_CALLS=1,100,500 to change the load levels)"
 
 system-deps:
 	@./scripts/ensure-system-deps.sh
@@ -47,9 +47,12 @@ test: build
 serve: build
 	node bin/parley.js serve
 
+LOAD_CALLS ?= 1,100,500
+
 bench: build
 	@node dist/bench/voice-to-voice.js
 	@node dist/bench/provider-overhead.js
+	@node dist/bench/load.js --calls $(LOAD_CALLS)
 
 clean:
 	rm -rf dist

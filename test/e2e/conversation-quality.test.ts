@@ -48,3 +48,16 @@ test('greetings are synthesised at start-up, so calls start speaking from the ph
   assert.match((call.turns as Turn[])[0]?.text ?? '', /^Thank you for calling the Seaview Hotel/);
   assert.ok(server.phraseCache.hits >= hits + 2, 'both greeting sentences came from the cache');
 });
+
+test('a pause after clearly unfinished words does not end the turn; a clearly complete turn ends sooner', { timeout: E2E_TIMEOUT_MS }, async () => {
+  const result = await placeSimulatedCall({
+    baseUrl: server.url,
+    to: HOTEL_NUMBER,
+    steps: [{ say: ['I would like to make a reservation for', { pauseMs: 700 }, 'three nights'] }, { say: 'no thank you goodbye' }],
+  });
+  assert.equal(result.cutOffs, 0, 'the agent waited for the rest of the sentence');
+  const call = await getCall(server, result.callSid);
+  const user = (call.turns as (Turn & { latency: { endpointingMs: number | null } })[]).filter((t) => t.role === 'user');
+  assert.match(user[0]?.text ?? '', /reservation for three/, 'both halves are one turn');
+  assert.ok((user.at(-1)?.latency.endpointingMs ?? 1000) < 600, `a complete goodbye ends after the short window (${user.at(-1)?.latency.endpointingMs} ms)`);
+});

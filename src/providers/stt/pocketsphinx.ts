@@ -100,8 +100,9 @@ export class PocketsphinxStt implements SttProvider {
 
     const feed = (samples: Int16Array, owned: boolean): void => {
       if (samples.length === 0) return;
-      handle.feed(samples, { transfer: owned });
+      // Counted before feeding: a transferred buffer is detached (length 0) afterwards.
       sinceLastPartial += samples.length;
+      handle.feed(samples, { transfer: owned });
       // Paced by audio, not wall time: the worker answers in order, so a decoder that is behind still
       // reports each 200 ms step, and results do not depend on how fast audio arrived.
       if (sinceLastPartial < partialEverySamples) return;
