@@ -61,3 +61,18 @@ test('a pause after clearly unfinished words does not end the turn; a clearly co
   assert.match(user[0]?.text ?? '', /reservation for three/, 'both halves are one turn');
   assert.ok((user.at(-1)?.latency.endpointingMs ?? 1000) < 600, `a complete goodbye ends after the short window (${user.at(-1)?.latency.endpointingMs} ms)`);
 });
+
+test('on a speakerphone the agent does not interrupt itself on its own echo, and the caller can still interrupt it', { timeout: E2E_TIMEOUT_MS }, async () => {
+  const result = await placeSimulatedCall({
+    baseUrl: server.url,
+    to: HOTEL_NUMBER,
+    echo: { delayMs: 180, attenuationDb: 12 },
+    steps: [{ say: 'when does the pool open' }, { say: 'what time is breakfast' }, { say: 'do you have parking', bargeInAfterMs: 2_000 }],
+  });
+  assert.equal(result.falseInterruptions, 0, `no clear while the caller was silent: ${JSON.stringify(result.clears)}`);
+  const call = await getCall(server, result.callSid);
+  const events = call.events as Event[];
+  assert.equal(events.filter((e) => e.type === 'barge_in').length, 1, 'exactly one barge-in: the real one');
+  const agent = (call.turns as Turn[]).filter((t) => t.role === 'agent').map((t) => t.text);
+  assert.ok(agent.some((t) => /pool is open/.test(t)), 'the pool answer was heard whole');
+});
