@@ -1,13 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { speakWithFlite } from './flite-voice.js';
 import { rmsDbfs } from './pcm16.js';
-
-function fliteTempDirs(): string[] {
-  return readdirSync(tmpdir()).filter((n) => n.startsWith('parley-flite-'));
-}
 
 describe('speakWithFlite', () => {
   it('returns audible speech at 8 kHz by default', async () => {
@@ -29,10 +26,12 @@ describe('speakWithFlite', () => {
   });
 
   it('returns nothing for empty text and leaves no temporary files behind', async () => {
-    const before = fliteTempDirs().length;
-    assert.equal((await speakWithFlite('  \n ')).length, 0);
-    await speakWithFlite('hello');
-    assert.equal(fliteTempDirs().length, before);
+    // A root of its own: other test files run flite concurrently in the shared temp dir.
+    const root = mkdtempSync(join(tmpdir(), 'parley-flite-test-'));
+    assert.equal((await speakWithFlite('  \n ', { tempRoot: root })).length, 0);
+    await speakWithFlite('hello', { tempRoot: root });
+    assert.deepEqual(readdirSync(root), []);
+    rmSync(root, { recursive: true });
   });
 
   it('fails with the cause when flite cannot run', async () => {

@@ -28,6 +28,8 @@ export interface FliteVoiceOptions {
   readonly sampleRateHz?: number;
   /** Executable name or path. Default 'flite'. */
   readonly binary?: string;
+  /** Where the per-call scratch directory is made. Default the OS temp dir. */
+  readonly tempRoot?: string;
 }
 
 const builtinVoices = new Map<string, Promise<readonly string[]>>();
@@ -61,7 +63,7 @@ export async function speakWithFlite(text: string, o: FliteVoiceOptions = {}): P
   if (clean.length === 0) return new Int16Array(0);
   const binary = o.binary ?? 'flite';
   await checkVoice(binary, voice);
-  const dir = await mkdtemp(join(tmpdir(), 'parley-flite-'));
+  const dir = await mkdtemp(join(o.tempRoot ?? tmpdir(), 'parley-flite-'));
   try {
     const wavPath = join(dir, 'speech.wav');
     // No shell; `-t` marks the next argv entry as literal text even if it starts with '-'.
