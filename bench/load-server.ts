@@ -6,6 +6,7 @@
  *   → { type: 'sample', id, gc }  ← { type: 'sample', id, … }   memory, CPU and event-loop use now
  *   → { type: 'alloc-start' } / { type: 'alloc-stop', path }   sampling of every allocation (garbage
  *                                                     included) between the two, written to `path`
+ *   → { type: 'calibrate' }  ← { type: 'calibrated', ms }   time of a fixed CPU workload on this core
  *   → { type: 'close' }                               closes the server and exits
  * Run with --expose-gc so that samples can collect garbage first (memory per call).
  * Config: the PARLEY_LOAD_SERVER environment variable, JSON of LoadServerConfig.
@@ -70,6 +71,26 @@ const server = await startServer({
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
+/**
+ * A fixed slice of the kind of work the server does (JSON, base64, typed arrays): its duration tells
+ * how fast this core runs right now. This VM's speed varies with its neighbours, so runs compare
+ * only at similar values.
+ */
+function calibrate(): number {
+  const payload = Buffer.alloc(160, 0x7f).toString('base64');
+  const message = JSON.stringify({ event: 'media', sequenceNumber: '1', media: { track: 'inbound', chunk: '1', timestamp: '0', payload }, streamSid: 'MZ0' });
+  const samples = new Int16Array(160);
+  let sink = 0;
+  const started = performance.now();
+  for (let i = 0; i < 100_000; i++) {
+    const m = JSON.parse(message) as { media: { payload: string } };
+    const bytes = Buffer.from(m.media.payload, 'base64');
+    for (let j = 0; j < bytes.length; j++) samples[j] = (bytes[j] as number) << 4;
+    sink += samples[i % 160] as number;
+  }
+  return Math.round((performance.now() - started) * 10) / 10 + (sink === -1 ? 1 : 0);
+}
+
 /** Where the garbage comes from: allocation sampling that keeps collected objects. */
 const allocSampling = {
   session: undefined as Session | undefined,
@@ -109,6 +130,8 @@ process.on('message', (msg: { type: string; id?: number; gc?: boolean }) => {
       elu: { idle: elu.idle, active: elu.active },
     };
     send(sample);
+  } else if (msg.type === 'calibrate') {
+    send({ type: 'calibrated', ms: calibrate() });
   } else if (msg.type === 'alloc-start') {
     void allocSampling.start();
   } else if (msg.type === 'alloc-stop') {

@@ -45,6 +45,7 @@ const GO_SPREAD_MS = 5_000;
 const INTERRUPT_EVERY = 4;
 /** Realistic provider latencies the fakes answer at (as bench/provider-overhead.ts). */
 const PROVIDER_LATENCY = { sttFinalMs: 150, llmFirstTokenMs: 300, ttsFirstAudioMs: 150 } as const;
+const NOMINAL_PROVIDERS_MS = PROVIDER_LATENCY.sttFinalMs + PROVIDER_LATENCY.llmFirstTokenMs + PROVIDER_LATENCY.ttsFirstAudioMs;
 /** Audio the TTS fake returns per sentence. */
 const SENTENCE_AUDIO_MS = 1000;
 const CALLER_LINES = ['what time is breakfast', 'when does the pool open', 'do you have parking'] as const;
@@ -181,6 +182,8 @@ async function startFakes(calls: number) {
 
 interface ServerProcess {
   readonly child: ChildProcess;
+  /** Duration (ms) of a fixed CPU workload on the server's core now. */
+  calibrate(): Promise<number>;
   readonly url: string;
   readonly pid: number | undefined;
   sample(gc: boolean): Promise<ServerSample>;
@@ -208,6 +211,17 @@ async function startServerProcess(config: LoadServerConfig, pinned: boolean, pro
   });
   return {
     child,
+    calibrate() {
+      return new Promise((resolve) => {
+        const on = (m: { type: string; ms?: number }): void => {
+          if (m.type !== 'calibrated') return;
+          child.off('message', on);
+          resolve(m.ms ?? 0);
+        };
+        child.on('message', on);
+        child.send({ type: 'calibrate' });
+      });
+    },
     url,
     pid: child.pid,
     sample(gc) {
@@ -283,6 +297,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
   try {
     // Let start-up garbage go before measuring what the server costs with no calls.
     await sleep(1000);
+    const calibrationMs = await server.calibrate();
     const baseline = await server.sample(true);
     const dialIntervalMs = 1000 / o.dialRate;
     for (let p = 0; p < procs; p++) {
@@ -368,10 +383,11 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     const serverCpuMs = (oursAfter.at(-1) ?? 0) - (oursBefore.at(-1) ?? 0);
     const machine = busyBefore && busyAfter
       ? {
-          otherLoadPercent: round1(((busy(0) - ours) / windowMs) * 100),
-          serverCoreOtherLoadPercent: o.pinned ? round1(((busy(1) - serverCpuMs) / windowMs) * 100) : null,
+          calibrationMs,
+          otherLoadPercent: Math.max(0, round1(((busy(0) - ours) / windowMs) * 100)),
+          serverCoreOtherLoadPercent: o.pinned ? Math.max(0, round1(((busy(1) - serverCpuMs) / windowMs) * 100)) : null,
         }
-      : null;
+      : { calibrationMs };
     return {
       concurrentCalls: calls,
       callsSustained: sum('completed'),
@@ -397,6 +413,13 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
       expectedTurns: calls * CALLER_LINES.length + interrupters,
       voiceToVoiceMs: summary(pick('voiceToVoiceMs')),
       parleyOverheadMs: summary(pick('parleyOverheadMs')),
+      // Stage times absorb queueing in Parley's event loop (a late timer makes "STT" look slow), so also:
+      // everything above endpointing and the fakes' nominal latencies (an upper bound on what Parley added).
+      beyondNominalMs: summary(
+        latencies
+          .filter((l) => l.voiceToVoiceMs !== null && l.endpointingMs !== null)
+          .map((l) => (l.voiceToVoiceMs as number) - (l.endpointingMs as number) - NOMINAL_PROVIDERS_MS),
+      ),
       endpointingMs: summary(pick('endpointingMs')),
       sttFinalMs: summary(pick('sttFinalMs')),
       llmFirstTokenMs: summary(pick('llmFirstTokenMs')),
@@ -458,9 +481,21 @@ async function main(): Promise<void> {
   const le = (v: number | null, limit: number): boolean => v !== null && v <= limit;
   const targets = {
     sustainedCalls: { target: TARGETS.calls, at: top.concurrentCalls, sustained: top.callsSustained, met: top.concurrentCalls >= TARGETS.calls && top.callsSustained === top.concurrentCalls },
-    overheadP99Ms: { target: TARGETS.overheadP99Ms, at: top.concurrentCalls, value: top.parleyOverheadMs.p99, met: le(top.parleyOverheadMs.p99, TARGETS.overheadP99Ms) },
+    overheadP99Ms: {
+      target: TARGETS.overheadP99Ms,
+      at: top.concurrentCalls,
+      value: top.parleyOverheadMs.p99,
+      met: le(top.parleyOverheadMs.p99, TARGETS.overheadP99Ms),
+      /** Not part of `met`: read it with the event-loop delay (see the note on beyondNominal). */
+      beyondNominalP99: top.beyondNominalMs.p99,
+    },
     noLateOrDroppedFrames: { at: top.concurrentCalls, met: clean(top) },
-    overheadP50At100Ms: { target: TARGETS.overheadP50At100Ms, value: at100?.parleyOverheadMs.p50 ?? null, met: le(at100?.parleyOverheadMs.p50 ?? null, TARGETS.overheadP50At100Ms) },
+    overheadP50At100Ms: {
+      target: TARGETS.overheadP50At100Ms,
+      value: at100?.parleyOverheadMs.p50 ?? null,
+      met: le(at100?.parleyOverheadMs.p50 ?? null, TARGETS.overheadP50At100Ms),
+      beyondNominalP50: at100?.beyondNominalMs.p50 ?? null,
+    },
     bargeInP95Ms: { target: TARGETS.bargeInP95Ms, worst: Math.max(...scenarios.map((s) => s.bargeIn.reactionMs.p95 ?? Infinity)), met: scenarios.every((s) => le(s.bargeIn.reactionMs.p95, TARGETS.bargeInP95Ms)) },
     idleMbPerCall: { target: TARGETS.idleMbPerCall, at: top.concurrentCalls, value: top.server.idleRssPerCallMb, met: top.server.idleRssPerCallMb <= TARGETS.idleMbPerCall },
   };
@@ -480,8 +515,11 @@ async function main(): Promise<void> {
         note:
           'server CPU/RSS/event-loop delay cover the active window (all calls connected, each saying 3 lines; every 4th talks over a reply); ' +
           'idle = connected, greeted, silent; per-call memory = (RSS − baseline) / calls; overhead = voice-to-voice − endpointing − STT − LLM − TTS (stored turns); ' +
+          'beyondNominal = voice-to-voice − endpointing − the fakes\' nominal latencies (includes queueing that the stage times absorb, and the fakes\' own timer jitter); the overhead targets are on the stored overhead, as defined in src/pipeline/turn-latency.ts; ' +
           'frame lateness = arrival vs the run schedule (first frame + 20 ms each − pacer lead); gap = playout ran dry inside a sentence; ' +
-          'barge-in = start of caller speech over the agent (the start of its first frame) → clear received',
+          'barge-in = start of caller speech over the agent (the start of its first frame) → clear received; ' +
+          'machine: calibrationMs = a fixed CPU workload on the server core before the level (this VM speeds up and slows down with its neighbours: compare runs at similar values), ' +
+          'otherLoadPercent = CPU used by other processes during the window (% of one core), serverCoreOtherLoadPercent = of which on the server core',
         targets,
         allTargetsMet: Object.values(targets).every((t) => t.met),
         scenarios,
