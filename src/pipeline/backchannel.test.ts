@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isBackchannel, remainderAfter } from './backchannel.js';
+import { isBackchannel, isEchoOf, remainderAfter } from './backchannel.js';
 
 const LIST = ['yeah', 'uh-huh', 'uh huh', 'okay', 'right', 'i see', 'mhm'];
 
@@ -16,4 +16,12 @@ test('a reply picks up after the words the caller heard', () => {
   assert.equal(remainderAfter('Breakfast is served every morning from seven. The pool opens at eight.', 'Breakfast is served'), 'every morning from seven. The pool opens at eight.');
   assert.equal(remainderAfter('Hello there.', 'Hello there.'), '');
   assert.equal(remainderAfter('Hello there.', ''), 'Hello there.');
+});
+
+test('the agent\'s own words coming back are recognised as echo, the caller\'s own words are not', () => {
+  const reply = 'Breakfast is served every morning from six thirty to ten thirty in the lobby restaurant.';
+  assert.ok(isEchoOf('served every morning from six', reply));
+  assert.ok(isEchoOf('the lobby restaurant', reply));
+  assert.ok(!isEchoOf('what about parking', reply));
+  assert.ok(!isEchoOf('breakfast', reply), 'one word is not enough to tell');
 });

@@ -28,3 +28,15 @@ export function remainderAfter(planned: string, heard: string): string {
   const done = heard.split(/\s+/).filter((w) => w.length > 0).length;
   return all.slice(done).join(' ');
 }
+
+/**
+ * True when what "interrupted" the agent is the agent's own words coming back (speakerphone echo
+ * the gate let through): at least two words, most of them words of the reply being spoken.
+ */
+export function isEchoOf(heardFromCaller: string, agentText: string): boolean {
+  const said = words(heardFromCaller);
+  if (said.length < 2) return false;
+  const agent = new Set(words(agentText));
+  const shared = said.filter((w) => agent.has(w)).length;
+  return shared / said.length >= 0.6;
+}

@@ -15,7 +15,7 @@ import { Channel, iterate } from './channel.js';
 import type { AgentTool, ToolCallContext, ToolResult } from '../tools/types.js';
 import { type CallControl, CONTROL_TOOLS, TRANSFER_FAILED_REPLY, llmAgentTools, runControlTools, runDataTools, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { AgentReply } from './reply.js';
-import { isBackchannel, remainderAfter } from './backchannel.js';
+import { isBackchannel, isEchoOf, remainderAfter } from './backchannel.js';
 import { classifyCompleteness } from './turn-completeness.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
@@ -107,6 +107,8 @@ interface Suspended {
   readonly turnKind: ActiveReply['turnKind'];
   /** What the caller has not heard yet, and the tool calls that were to follow it. */
   readonly remainder: string;
+  /** The whole reply as planned (to recognise it coming back as echo). */
+  readonly planned: string;
   readonly toolCalls: readonly ToolCall[];
   readonly hangupReason?: string;
   /** The utterance that interrupted. */
@@ -272,6 +274,11 @@ export class VoiceSession implements MediaHandler {
         this.resume(finalText === '' ? 'no_words' : 'backchannel', finalText);
         return;
       }
+      if (this.d.agent.echoSuppression && isEchoOf(finalText, this.suspended.planned)) {
+        // The agent's own voice got past the echo gate: never answer it, carry on instead.
+        this.resume('echo', finalText);
+        return;
+      }
       this.dropSuspended();
     }
     this.onUserTurn(finalText, u.lastSpeechAtMs, u.turnEndAtMs, finalAtMs);
@@ -286,7 +293,7 @@ export class VoiceSession implements MediaHandler {
   }
 
   /** Speaks what an interruption cut off, from where it stopped (the caller only said "uh-huh", or nothing). */
-  private resume(reason: 'backchannel' | 'no_words', said: string): void {
+  private resume(reason: 'backchannel' | 'no_words' | 'echo', said: string): void {
     const s = this.suspended;
     this.dropSuspended();
     if (!s || this.ended || this.active || this.turns.isSpeaking) return;
@@ -548,7 +555,7 @@ export class VoiceSession implements MediaHandler {
       }
     }, this.d.agent.endpointing.resumeAfterMs);
     timer.unref();
-    this.suspended = { turnKind: a.turnKind, remainder, toolCalls, ...(a.hangupReason ? { hangupReason: a.hangupReason } : {}), utterance, timer };
+    this.suspended = { turnKind: a.turnKind, remainder, planned: a.reply.tracker.fullText(), toolCalls, ...(a.hangupReason ? { hangupReason: a.hangupReason } : {}), utterance, timer };
   }
 
   private abandonThinkingReply(): void {

@@ -27,5 +27,26 @@ export function openDatabase(dataDir: string): Kysely<Database> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  cachePreparedStatements(sqlite);
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/** Distinct SQL texts kept prepared; Parley issues a few dozen, so this never evicts in practice. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares a statement for every query; preparing costs more than running the small
+ * writes a call makes several times a second. Statements are reused by SQL text — except one
+ * still busy (an open iterator), which gets a fresh one.
+ */
+function cachePreparedStatements(sqlite: BetterSqlite3.Database): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  sqlite.prepare = ((source: string) => {
+    const cached = cache.get(source);
+    if (cached && !cached.busy) return cached;
+    const statement = prepare(source);
+    if (!cached && cache.size < STATEMENT_CACHE_SIZE) cache.set(source, statement);
+    return statement;
+  }) as typeof sqlite.prepare;
 }
