@@ -53,6 +53,7 @@ bench: build
 	@node dist/bench/voice-to-voice.js
 	@node dist/bench/provider-overhead.js
 	@node dist/bench/load.js --calls $(LOAD_CALLS)
+	@node dist/bench/echo-suppressor.js
 
 clean:
 	rm -rf dist
