@@ -61,7 +61,7 @@ const signal = new AbortController().signal;
 describe('DeepgramStt', () => {
   it('transcribes two utterances over one socket with partials and one final each', async () => {
     const { fake, stt } = await setup({
-      interimEveryAudioMessages: 5,
+      interimEveryAudioMessages: 1, // audio goes out in 100 ms messages (5 frames)
       utterances: [
         { interim: ['hello', 'hello there'], finals: ['Hello there,', 'I need a room.'] },
         { interim: ['for two'], finals: ['For two nights.'] },
@@ -79,7 +79,8 @@ describe('DeepgramStt', () => {
       { kind: 'final', text: 'For two nights.', confidence: 0.98 },
     ]);
     assert.equal(fake.received.connections, 1);
-    assert.equal(fake.received.audioMessages, 15);
+    // 15 frames of 20 ms go out as three 100 ms messages; every byte arrives.
+    assert.equal(fake.received.audioMessages, 3);
     assert.equal(fake.received.audioBytes, 15 * 160 * 2);
   });
 

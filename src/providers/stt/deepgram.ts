@@ -37,6 +37,9 @@ const DEFAULT_KEEPALIVE_MS = 4000;
  * hundred ms, but sends no such message when nothing was buffered, so waiting longer only delays the turn.
  */
 const DEFAULT_FINALIZE_TIMEOUT_MS = 1500;
+/** Audio per WebSocket message to Deepgram. */
+const AUDIO_BATCH_MS = 100;
+
 /** After CloseStream, how long to wait for Deepgram's Metadata + close frame before dropping the socket. */
 const CLOSE_TIMEOUT_MS = 2000;
 /** Results ending within this much (s) of an utterance's first audio belong to the previous utterance. */
@@ -102,6 +105,9 @@ class LiveSocket {
   /** Set once the socket is unusable. */
   dead: ProviderError | undefined;
   private audioSinceTick = false;
+  private batch: Int16Array | undefined;
+  private batchLen = 0;
+  private batchRateHz = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly closed: Promise<void>;
 
@@ -132,20 +138,45 @@ class LiveSocket {
     });
     ws.on('error', () => undefined); // 'close' follows and carries the failure
     this.timer = setInterval(() => {
+      this.flushAudio(); // never sit on audio longer than a keep-alive period
       if (!this.audioSinceTick && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'KeepAlive' }));
       this.audioSinceTick = false;
     }, keepAliveMs);
     this.timer.unref();
   }
 
+  /**
+   * Audio goes out in ~100 ms messages, not one per 20 ms frame: a WebSocket frame and a system call
+   * per frame was the largest cost of a call under load. Finalize/CloseStream flush the batch first,
+   * so the end of an utterance reaches Deepgram without delay.
+   */
   sendAudio(frame: AudioFrame): void {
-    if (frame.samples.length === 0) return;
-    this.ws.send(pcm16ToBytesLE(frame.samples), { binary: true });
-    this.audioSentSec += frame.samples.length / frame.sampleRateHz;
+    const n = frame.samples.length;
+    if (n === 0) return;
+    if (this.batchLen > 0 && frame.sampleRateHz !== this.batchRateHz) this.flushAudio();
+    const cap = Math.max(n, Math.round((frame.sampleRateHz * AUDIO_BATCH_MS) / 1000));
+    if (this.batch === undefined || this.batchLen + n > this.batch.length) {
+      this.flushAudio();
+      // A fresh array per message: the socket may still hold the previous one after send().
+      this.batch = new Int16Array(cap);
+      this.batchRateHz = frame.sampleRateHz;
+    }
+    this.batch.set(frame.samples, this.batchLen);
+    this.batchLen += n;
+    this.audioSentSec += n / frame.sampleRateHz;
     this.audioSinceTick = true;
+    if (this.batchLen >= this.batch.length) this.flushAudio();
+  }
+
+  private flushAudio(): void {
+    if (this.batch === undefined || this.batchLen === 0) return;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(pcm16ToBytesLE(this.batch.subarray(0, this.batchLen)), { binary: true });
+    this.batch = undefined;
+    this.batchLen = 0;
   }
 
   sendControl(type: 'Finalize' | 'CloseStream'): void {
+    this.flushAudio();
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type }));
   }
 
