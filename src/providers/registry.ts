@@ -144,6 +144,18 @@ function breakerKey(kind: Kind, spec: ProviderSpec): string {
 }
 
 /**
+ * The agent's `kind` providers (those `keep` accepts), in chain order, each with its breaker key.
+ * Errors name the entry's index in the agent's own list.
+ */
+function buildChain<K extends Kind>(kind: K, ctx: BuildContext, keep: (spec: ProviderSpec) => boolean = () => true): FallbackEntry<ProviderOf<K>>[] {
+  return ctx.agent[kind].flatMap((spec, i) => {
+    if (!keep(spec)) return [];
+    const { def, options } = resolve(kind, spec, i);
+    return [{ provider: def.create(options, ctx), key: breakerKey(kind, spec) }];
+  });
+}
+
+/**
  * Builds one call's providers from the tenant's agent config; credentials come from that config
  * only. A list of more than one provider becomes a fallback chain that reports each switch.
  */
@@ -156,10 +168,7 @@ export function createCallProviders(
   const ctx: BuildContext = { engines, agent, variables };
   const chain = <K extends Kind>(kind: K): FallbackEntry<ProviderOf<K>>[] => {
     if (agent[kind].length === 0) throw new ProviderConfigError(`agent.${kind}: empty provider list`);
-    return agent[kind].map((spec, i) => {
-      const { def, options } = resolve(kind, spec, i);
-      return { provider: def.create(options, ctx), key: breakerKey(kind, spec) };
-    });
+    return buildChain(kind, ctx);
   };
   const fallback = { breakers: engines.breakers, onSwitch };
   const stt = chain('stt');
@@ -180,22 +189,13 @@ const ANALYSIS_FIRST_TOKEN_TIMEOUT_MS = 15_000;
  * the call (summary, extraction). Undefined when the agent has no real model.
  */
 export function createAnalysisLlm(agent: AgentConfig, engines: SharedEngines): LlmProvider | undefined {
-  const specs = agent.llm.map((spec, i) => ({ spec, i })).filter(({ spec }) => spec.provider !== 'flow');
-  if (specs.length === 0) return undefined;
-  const ctx: BuildContext = { engines, agent, variables: {} };
-  const entries = specs.map(({ spec, i }) => {
-    const { def, options } = resolve('llm', spec, i);
-    return { provider: def.create(options, ctx), key: breakerKey('llm', spec) };
-  });
+  const entries = buildChain('llm', { engines, agent, variables: {} }, (spec) => spec.provider !== 'flow');
+  if (entries.length === 0) return undefined;
   return entries.length === 1 ? (entries[0] as FallbackEntry<LlmProvider>).provider : new FallbackLlm(entries, { breakers: engines.breakers, firstOutputTimeoutMs: ANALYSIS_FIRST_TOKEN_TIMEOUT_MS });
 }
 
 /** The agent's TTS chain alone (greeting pre-synthesis at start-up). */
 export function createTts(agent: AgentConfig, engines: SharedEngines): TtsProvider {
-  const ctx: BuildContext = { engines, agent, variables: {} };
-  const entries = agent.tts.map((spec, i) => {
-    const { def, options } = resolve('tts', spec, i);
-    return { provider: def.create(options, ctx), key: breakerKey('tts', spec) };
-  });
+  const entries = buildChain('tts', { engines, agent, variables: {} });
   return entries.length === 1 ? (entries[0] as FallbackEntry<TtsProvider>).provider : new FallbackTts(entries, { breakers: engines.breakers });
 }

@@ -14,7 +14,7 @@ import { createCallProviders, type SharedEngines } from '../providers/registry.j
 import type { FallbackSwitch } from '../providers/with-fallback.js';
 import { tapForRecording } from '../recording/recording-tap.js';
 import { StereoRecorder } from '../recording/stereo-recorder.js';
-import type { CallRow, Store } from '../store/store.js';
+import { type CallRow, LIVE_CALL_STATUSES, type Store } from '../store/store.js';
 import type { TenantDirectory } from '../tenants/directory.js';
 import type { AgentConfig, TenantConfig } from '../tenants/schema.js';
 import { buildAgentTools, runTool } from '../tools/registry.js';
@@ -73,7 +73,7 @@ async function openCallRecord(d: CallFactoryDeps, claims: StreamTokenClaims, ten
     });
   }
   const row = await d.store.calls.get(claims.callId, { tenantId: tenant.id });
-  const live = row && ['queued', 'ringing', 'in_progress'].includes(row.status);
+  const live = row && (LIVE_CALL_STATUSES as readonly string[]).includes(row.status);
   if (!row || row.direction !== 'outbound' || !live || (row.carrierCallSid !== null && row.carrierCallSid !== callSid)) {
     return new MediaProtocolError('unauthorized', 'stream token is for a call that is not waiting for its stream');
   }
