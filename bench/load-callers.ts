@@ -137,6 +137,19 @@ const CH_E = 0x65; // 'e'
 const CH_A = 0x61; // 'a'
 /** `{"event":"` — every message Parley sends starts so; byte 10 is the event's first letter. */
 const EVENT_PREFIX = Buffer.from('{"event":"');
+const PAYLOAD_KEY = Buffer.from('"payload":"');
+const QUOTE = 0x22;
+
+/** 20 ms frames of 8 kHz mu-law in a media message (by its base64 payload's length). */
+function framesIn(data: Buffer): number {
+  const at = data.indexOf(PAYLOAD_KEY);
+  if (at < 0) return 0;
+  const start = at + PAYLOAD_KEY.length;
+  const end = data.indexOf(QUOTE, start);
+  const chars = end - start;
+  const pad = data[end - 1] === 0x3d ? (data[end - 2] === 0x3d ? 2 : 1) : 0;
+  return Math.round(((chars / 4) * 3 - pad) / (FRAME_MS * 8));
+}
 
 class SimCall {
   state: State = 'dialing';
@@ -293,7 +306,7 @@ class SimCall {
     if (data.length > 12 && data.compare(EVENT_PREFIX, 0, EVENT_PREFIX.length, 0, EVENT_PREFIX.length) === 0) {
       const c0 = data[10];
       const c1 = data[11];
-      if (c0 === CH_M && c1 === CH_E) return this.onMedia(t);
+      if (c0 === CH_M && c1 === CH_E) return this.onMedia(t, framesIn(data));
       if (c0 === CH_C) return this.onClear(t);
       if (c0 === CH_M && c1 === CH_A) {
         const msg = JSON.parse(data.toString()) as { mark?: { name?: string } };
@@ -308,12 +321,12 @@ class SimCall {
     } catch {
       return;
     }
-    if (msg.event === 'media') this.onMedia(t);
+    if (msg.event === 'media') this.onMedia(t, framesIn(data));
     else if (msg.event === 'clear') this.onClear(t);
     else if (msg.event === 'mark') this.onMark(msg.mark?.name ?? '');
   }
 
-  private onMedia(t: number): void {
+  private onFrame(t: number): void {
     const totals = this.totals;
     totals.framesReceived++;
     if (this.playHead <= t) {
@@ -337,6 +350,11 @@ class SimCall {
     this.runFrames++;
     this.playHead = (this.playHead > t ? this.playHead : t) + FRAME_MS;
     this.sentenceFrames++;
+  }
+
+  /** A media message carrying `frames` 20 ms frames (the server batches up to 80 ms per message). */
+  private onMedia(t: number, frames: number): void {
+    for (let i = 0; i < frames; i++) this.onFrame(t);
     this.lastItem = 'media';
     if (this.state === 'await_greeting') {
       this.state = 'greeting';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { base64DecodedLength, MULAW_SILENCE, mulawBase64Length, mulawDecode, mulawDecodeBase64, mulawEncode, mulawEncodeBase64 } from './mulaw.js';
+import { base64DecodedLength, base64EncodeInto, MULAW_SILENCE, mulawBase64Length, mulawDecode, mulawDecodeAt, mulawDecodeBase64, mulawEncode, mulawEncodeAt } from './mulaw.js';
 
 /**
  * Decoded value of every mu-law byte 0x00..0xFF, produced by sox (independent G.711 implementation):
@@ -112,15 +112,30 @@ test('base64 decoding rejects exactly what the strict base64 pattern rejects', (
   assert.deepEqual(fusedDecode('QR=='), referenceDecode('QR=='));
 });
 
-test('base64 encoding matches mulawEncode + Buffer base64 for every length', () => {
-  for (const len of [0, 1, 2, 3, 4, 5, 159, 160, 161]) {
-    const samples = Int16Array.from({ length: len }, (_, i) => Math.round(Math.sin(i) * 20000) - (i % 7));
+test('base64 encoding of bytes in place matches Buffer base64 for every length', () => {
+  for (const len of [0, 1, 2, 3, 4, 5, 159, 160, 161, 480, 640]) {
+    const bytes = Uint8Array.from({ length: len + 4 }, (_, i) => (i * 97 + 13) & 0xff);
     const out = new Uint8Array(mulawBase64Length(len) + 3).fill(0x2a);
-    const end = mulawEncodeBase64(samples, out, 1);
+    const end = base64EncodeInto(bytes, 2, 2 + len, out, 1);
     assert.equal(end, 1 + mulawBase64Length(len));
-    assert.equal(Buffer.from(out.subarray(1, end)).toString('latin1'), Buffer.from(mulawEncode(samples)).toString('base64'), `length ${len}`);
+    assert.equal(Buffer.from(out.subarray(1, end)).toString('latin1'), Buffer.from(bytes.subarray(2, 2 + len)).toString('base64'), `length ${len}`);
     assert.equal(out[0], 0x2a);
     assert.equal(out[end], 0x2a);
   }
-  assert.throws(() => mulawEncodeBase64(new Int16Array(160), new Uint8Array(215), 0), RangeError);
+  assert.throws(() => base64EncodeInto(new Uint8Array(160), 0, 160, new Uint8Array(215), 0), RangeError);
+});
+
+test('mu-law encoding and decoding at an offset match the allocating forms', () => {
+  const samples = Int16Array.from({ length: 160 }, (_, i) => Math.round(Math.sin(i) * 20000) - (i % 7));
+  const ring = new Uint8Array(480).fill(0x2a);
+  assert.equal(mulawEncodeAt(samples, ring, 160), 320);
+  assert.deepEqual(ring.subarray(160, 320), mulawEncode(samples));
+  assert.equal(ring[159], 0x2a);
+  assert.equal(ring[320], 0x2a);
+  const out = new Int16Array(200).fill(7);
+  mulawDecodeAt(ring, 160, 160, out);
+  assert.deepEqual(out.subarray(0, 160), mulawDecode(mulawEncode(samples)));
+  assert.equal(out[160], 7);
+  assert.throws(() => mulawEncodeAt(samples, ring, 400), RangeError);
+  assert.throws(() => mulawDecodeAt(ring, 0, 160, new Int16Array(100)), RangeError);
 });

@@ -173,32 +173,49 @@ export function mulawBase64Length(samples: number): number {
 }
 
 /**
- * Encodes PCM16 to mu-law and writes it as padded base64 text (ASCII bytes) into `out` at `offset`,
- * in one pass: no intermediate byte buffer or string.
- * @param out must hold {@link mulawBase64Length}(samples.length) bytes from `offset`.
+ * Encodes PCM16 to mu-law into `out` at `offset` (no view, no allocation: for ring buffers).
+ * @returns the offset just past the bytes written.
+ */
+export function mulawEncodeAt(samples: Int16Array, out: Uint8Array, offset: number): number {
+  const n = samples.length;
+  if (out.length - offset < n) throw new RangeError('output buffer too small for the mu-law bytes');
+  const table = ENCODE_TABLE;
+  for (let i = 0; i < n; i++) out[offset + i] = table[samples[i]! & 0xffff]!;
+  return offset + n;
+}
+
+/** Decodes `count` mu-law bytes of `src` from `start` into the start of `out` (no view, no allocation). */
+export function mulawDecodeAt(src: Uint8Array, start: number, count: number, out: Int16Array): void {
+  if (out.length < count) throw new RangeError(`output buffer holds ${out.length} samples; ${count} needed`);
+  const table = DECODE_TABLE;
+  for (let i = 0; i < count; i++) out[i] = table[src[start + i]!]!;
+}
+
+/**
+ * Writes bytes `src[start, end)` as padded base64 text (ASCII bytes) into `out` at `offset`: Node's
+ * encoder only returns strings, and an outbound media message is built as bytes.
+ * @param out must hold {@link mulawBase64Length}(end − start) bytes from `offset`.
  * @returns the offset just past the text.
  */
-export function mulawEncodeBase64(samples: Int16Array, out: Uint8Array, offset: number): number {
-  const n = samples.length;
-  if (out.length - offset < mulawBase64Length(n)) throw new RangeError('output buffer too small for the base64 text');
-  const table = ENCODE_TABLE;
+export function base64EncodeInto(src: Uint8Array, start: number, end: number, out: Uint8Array, offset: number): number {
+  if (out.length - offset < mulawBase64Length(end - start)) throw new RangeError('output buffer too small for the base64 text');
   const chars = B64_CHAR;
   let o = offset;
-  let i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const x = table[samples[i]! & 0xffff]!;
-    const y = table[samples[i + 1]! & 0xffff]!;
-    const z = table[samples[i + 2]! & 0xffff]!;
+  let i = start;
+  for (; i + 3 <= end; i += 3) {
+    const x = src[i]!;
+    const y = src[i + 1]!;
+    const z = src[i + 2]!;
     out[o] = chars[x >> 2]!;
     out[o + 1] = chars[((x & 3) << 4) | (y >> 4)]!;
     out[o + 2] = chars[((y & 15) << 2) | (z >> 6)]!;
     out[o + 3] = chars[z & 63]!;
     o += 4;
   }
-  const rest = n - i;
+  const rest = end - i;
   if (rest > 0) {
-    const x = table[samples[i]! & 0xffff]!;
-    const y = rest === 2 ? table[samples[i + 1]! & 0xffff]! : 0;
+    const x = src[i]!;
+    const y = rest === 2 ? src[i + 1]! : 0;
     out[o] = chars[x >> 2]!;
     out[o + 1] = chars[((x & 3) << 4) | (y >> 4)]!;
     out[o + 2] = rest === 2 ? chars[(y & 15) << 2]! : PAD;

@@ -402,7 +402,11 @@ async function runStream(
     } catch {
       return;
     }
-    if (msg.event === 'media' && msg.media?.payload) playQueue.push({ kind: 'audio', samples: mulawDecode(Buffer.from(msg.media.payload, 'base64')) });
+    if (msg.event === 'media' && msg.media?.payload) {
+      // Messages may carry several 20 ms frames: the handset plays one frame per tick.
+      const samples = mulawDecode(Buffer.from(msg.media.payload, 'base64'));
+      for (let at = 0; at < samples.length; at += FRAME_SAMPLES) playQueue.push({ kind: 'audio', samples: samples.subarray(at, at + FRAME_SAMPLES) });
+    }
     else if (msg.event === 'mark' && msg.mark?.name) playQueue.push({ kind: 'mark', name: msg.mark.name });
     else if (msg.event === 'clear') {
       // Twilio empties its buffer and reports the marks that were in it.

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Pacer, type PacedStream } from './pacer.js';
 
-/** A stream of 20 ms frames (and 0 ms marks) that records when each item went out. */
+/** A stream of 20 ms frames (and 0 ms marks) that sends up to `maxMs` of frames per message, stopping at a mark. */
 class Stream implements PacedStream {
   readonly items: ('audio' | 'mark')[] = [];
-  readonly sentAt: number[] = [];
+  /** One entry per message: when it went and what it carried ('mark' or its audio ms). */
+  readonly messages: { at: number; ms: number | 'mark' }[] = [];
   calls = 0;
   queue(frames: number, mark = false): void {
     for (let i = 0; i < frames; i++) this.items.push('audio');
@@ -14,18 +15,32 @@ class Stream implements PacedStream {
   get hasQueued(): boolean {
     return this.items.length > 0;
   }
-  sendNext(nowMs: number): number {
+  sendNext(nowMs: number, maxMs: number): number {
     this.calls++;
-    const item = this.items.shift();
-    if (item === undefined) return -1;
-    this.sentAt.push(nowMs);
-    return item === 'audio' ? 20 : 0;
+    const first = this.items[0];
+    if (first === undefined) return -1;
+    if (first === 'mark') {
+      this.items.shift();
+      this.messages.push({ at: nowMs, ms: 'mark' });
+      return 0;
+    }
+    let ms = 0;
+    while (this.items[0] === 'audio' && (ms === 0 || ms + 20 <= maxMs)) {
+      this.items.shift();
+      ms += 20;
+    }
+    this.messages.push({ at: nowMs, ms });
+    return ms;
+  }
+  /** Audio ms sent by `atMs` (inclusive). */
+  sentBy(atMs: number): number {
+    return this.messages.reduce((n, m) => n + (m.at <= atMs && m.ms !== 'mark' ? m.ms : 0), 0);
   }
 }
 
-function clocked() {
+function clocked(leadMs = 160, batchMs = 80) {
   let now = 0;
-  const pacer = new Pacer(160, () => now);
+  const pacer = new Pacer(leadMs, () => now, batchMs);
   return {
     pacer,
     at(ms: number): void {
@@ -39,20 +54,44 @@ function clocked() {
   };
 }
 
-test('sends the lead at once, then one frame per 20 ms of real time', () => {
+test('sends the lead at once, then a batch whenever less than the lead is left at the carrier', () => {
   const c = clocked();
+  const s = new Stream();
+  c.pacer.add(s);
+  s.queue(40, true);
+  c.pacer.wake(s);
+  assert.deepEqual(s.messages.slice(), [
+    { at: 0, ms: 80 },
+    { at: 0, ms: 80 },
+  ]);
+  c.run(1000);
+  const audio = s.messages.filter((m) => m.ms !== 'mark');
+  assert.ok(audio.every((m) => m.ms === 80), 'full 80 ms batches');
+  assert.deepEqual(
+    audio.map((m) => m.at),
+    [0, 0, 10, 90, 170, 250, 330, 410, 490, 570],
+    '160 ms ahead at 0, then topped up when the lead drops below 160 ms',
+  );
+  for (let t = 0; t <= 800; t += 10) {
+    const ahead = s.sentBy(t) - t;
+    if (s.sentBy(t) < 800) assert.ok(ahead >= 150 && ahead <= 240, `${ahead} ms ahead at ${t}`);
+  }
+  assert.deepEqual(s.messages.at(-1), { at: 650, ms: 'mark' }, 'the mark goes when its place in the audio comes due');
+});
+
+test('with a 20 ms batch it paces frame by frame', () => {
+  const c = clocked(160, 20);
   const s = new Stream();
   c.pacer.add(s);
   s.queue(20, true);
   c.pacer.wake(s);
-  assert.deepEqual(s.sentAt, [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(s.messages.length, 8);
   c.run(250);
   // Frame k (k ≥ 8) is due at 20k − 160 ms and goes on the first tick after that.
-  assert.deepEqual(s.sentAt.slice(8, 14), [10, 30, 50, 70, 90, 110]);
-  c.run(400);
-  assert.equal(s.sentAt.length, 21);
-  assert.equal(s.sentAt[19], 230);
-  assert.equal(s.sentAt[20], 250, 'the mark goes when its place in the audio comes due');
+  assert.deepEqual(
+    s.messages.slice(8, 14).map((m) => m.at),
+    [10, 30, 50, 70, 90, 110],
+  );
 });
 
 test('audio queued while the carrier still plays continues the run; after it ran dry a new run starts', () => {
@@ -61,19 +100,22 @@ test('audio queued while the carrier still plays continues the run; after it ran
   c.pacer.add(s);
   s.queue(10);
   c.pacer.wake(s);
-  c.run(60); // frames 8, 9 at 10 and 30: 200 ms sent by 30 ms
-  assert.equal(s.sentAt.length, 10);
+  c.run(60); // 160 ms at 0, the last 40 ms at 10: 200 ms sent
+  assert.equal(s.sentBy(60), 200);
   c.at(100);
-  s.queue(5);
+  s.queue(10);
   c.pacer.wake(s);
-  // Still 100 ms of audio at the carrier: the run continues on its schedule (frame 10 due at 40, so it goes now,
-  // then what is due by 100 + 160).
-  assert.equal(s.sentAt.length, 13);
+  // 100 ms still at the carrier (less than the lead): the run continues, topped up by one batch.
+  assert.equal(s.sentBy(100), 280);
   c.run(500);
   c.at(1000);
   s.queue(10);
   c.pacer.wake(s);
-  assert.equal(s.sentAt.filter((t) => t === 1000).length, 8, 'a fresh lead after the carrier ran dry');
+  assert.equal(
+    s.messages.filter((m) => m.at === 1000).reduce((n, m) => n + (m.ms as number), 0),
+    160,
+    'a fresh lead after the carrier ran dry',
+  );
 });
 
 test('reset starts a new run at once (after a clear)', () => {
@@ -87,7 +129,10 @@ test('reset starts a new run at once (after a clear)', () => {
   c.pacer.reset(s);
   s.queue(30);
   c.pacer.wake(s);
-  assert.equal(s.sentAt.filter((t) => t === 100).length, 8);
+  assert.equal(
+    s.messages.filter((m) => m.at === 100).reduce((n, m) => n + (m.ms as number), 0),
+    160,
+  );
 });
 
 test('streams with nothing queued are not visited by the timer', () => {
@@ -99,8 +144,9 @@ test('streams with nothing queued are not visited by the timer', () => {
   c.pacer.wake(talking);
   c.run(1000);
   assert.equal(silent.reduce((n, s) => n + s.calls, 0), 0);
-  assert.equal(talking.sentAt.length, 58);
+  const sent = talking.sentBy(1000);
+  assert.ok(sent >= 1150 && sent <= 1240, `${sent} ms sent by 1 s`);
   c.pacer.remove(talking);
   c.run(1100);
-  assert.equal(talking.sentAt.length, 58, 'a removed stream gets nothing more');
+  assert.equal(talking.sentBy(1100), sent, 'a removed stream gets nothing more');
 });

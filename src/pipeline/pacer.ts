@@ -1,17 +1,25 @@
 /**
  * Sends queued outbound audio at real time, a little ahead of playback. One timer serves every
  * call on the process (hundreds of per-call timers would cost more than the work they do).
- * Keeping only `leadMs` buffered at the carrier makes barge-in and heard-text estimates precise.
+ * The carrier holds between `leadMs` and `leadMs + batchMs` of audio: enough to ride out network
+ * and event-loop jitter, little enough that heard-text estimates stay close. Audio goes in messages
+ * of up to `batchMs` (one message per 20 ms frame would be 50 messages a second per call, the
+ * largest per-call cost on a busy server), sent whenever the buffer falls below `leadMs`.
  */
 export interface PacedStream {
-  /** Sends the next queued item; returns the audio ms it carried (0 for a mark), or -1 if empty. */
-  sendNext(nowMs: number): number;
+  /**
+   * Sends the next queued item: a mark, or up to `maxMs` of audio (at least one frame) in one
+   * message. Returns the audio ms it carried (0 for a mark), or -1 if nothing is queued.
+   */
+  sendNext(nowMs: number, maxMs: number): number;
   /** Whether anything is queued. */
   readonly hasQueued: boolean;
 }
 
-/** How far ahead of real time audio is sent: covers network jitter without bloating the carrier's buffer. */
+/** Least audio kept ahead of playback at the carrier once a run has started: covers network and event-loop jitter. */
 export const PACER_LEAD_MS = 160;
+/** Most audio per message: the buffer tops up to at most `PACER_LEAD_MS + PACER_BATCH_MS`. */
+export const PACER_BATCH_MS = 80;
 /** Timer period; frames are 20 ms, so 10 ms keeps sends within half a frame of their due time. */
 export const PACER_TICK_MS = 10;
 
@@ -37,6 +45,7 @@ export class Pacer {
   constructor(
     private readonly leadMs = PACER_LEAD_MS,
     private readonly now: () => number = () => performance.now(),
+    private readonly batchMs = PACER_BATCH_MS,
   ) {}
 
   add(stream: PacedStream): void {
@@ -87,7 +96,7 @@ export class Pacer {
     }
     const dueMs = nowMs - clock.anchorWallMs + this.leadMs;
     while (clock.sentMs < dueMs) {
-      const ms = s.sendNext(nowMs);
+      const ms = s.sendNext(nowMs, this.batchMs);
       if (ms < 0) break;
       clock.sentMs += ms;
     }

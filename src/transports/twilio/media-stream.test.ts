@@ -110,39 +110,79 @@ test('the plain fast path rejects bad media exactly as the general parser does',
   assert.ok(early.ws.closed?.reason.startsWith('out_of_order'));
 });
 
-test('outbound audio goes out as 20 ms media messages in the documented shape, marks after their audio', async () => {
+/** The outbound media messages' payloads, decoded, and the 20 ms frames each carried. */
+function outbound(sent: readonly string[]): { samples: number[]; framesPerMessage: number[] } {
+  const samples: number[] = [];
+  const framesPerMessage: number[] = [];
+  for (const m of sent) {
+    const msg = JSON.parse(m) as { event: string; media?: { payload: string } };
+    if (msg.event !== 'media') continue;
+    const decoded = mulawDecode(Buffer.from(msg.media!.payload, 'base64'));
+    assert.equal(decoded.length % 160, 0, 'whole 20 ms frames');
+    framesPerMessage.push(decoded.length / 160);
+    samples.push(...decoded);
+  }
+  return { samples, framesPerMessage };
+}
+
+test('outbound audio goes out in the documented media shape, whole frames, marks right after their audio', async () => {
   let now = 0;
   const s = await started({ now: () => now });
   const samples = Int16Array.from({ length: 400 }, (_, i) => Math.round(Math.sin(i / 5) * 9000)); // 50 ms
   s.stream.play(audioFrame(samples, 8000));
   s.stream.mark('r0.0');
-  const frame = (k: number): Int16Array => {
-    const f = new Int16Array(160);
-    f.set(samples.subarray(k * 160, k * 160 + 160));
-    return f;
-  };
-  const expectedFrames = [0, 1, 2].map((k) => encodeMedia(SID, Buffer.from(mulawEncode(frame(k))).toString('base64')));
-  assert.deepEqual(s.ws.sent, [...expectedFrames, encodeMark(SID, 'r0.0')]);
-  assert.deepEqual(s.sentMs, [20, 20, 20]);
-  // A long reply: more than the queue's first capacity, sent in order at real time.
+  const padded = new Int16Array(480);
+  padded.set(samples);
+  const first = JSON.parse(s.ws.sent[0]!) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(first), ['event', 'streamSid', 'media']);
+  assert.equal(s.ws.sent[0], encodeMedia(SID, Buffer.from(mulawEncode(padded.subarray(0, 320))).toString('base64')), 'the two whole frames queued by play()');
+  assert.deepEqual(outbound(s.ws.sent).samples, Array.from(mulawDecode(mulawEncode(padded))), 'the partial frame is padded with silence');
+  assert.equal(s.ws.sent.at(-1), encodeMark(SID, 'r0.0'));
+  assert.deepEqual(s.sentMs, [20, 20, 20], 'each frame reported as sent (echo reference, playout)');
+});
+
+test('a long reply goes out at real time in messages of up to 80 ms, keeping 160–240 ms ahead', async () => {
+  let now = 1000;
+  const s = await started({ now: () => now });
+  // More than the queue's first capacity; every frame has its own value to check the order.
   const long = Int16Array.from({ length: 160 * 200 }, (_, i) => (Math.floor(i / 160) * 100) % 30000);
-  s.ws.sent.length = 0;
-  now = 1000;
   s.stream.play(audioFrame(long, 8000));
   s.stream.mark('r0.1');
-  assert.equal(s.ws.sent.length, 8, 'the lead: 160 ms at once');
+  assert.deepEqual(outbound(s.ws.sent).framesPerMessage, [4, 4], 'the lead: 160 ms at once, in two messages');
+  let worstAheadMs = Infinity;
+  let mostAheadMs = 0;
   for (let t = 1010; t <= 1000 + 200 * 20; t += 10) {
     now = t;
     s.pacer.wake(s.stream);
+    const sentMs = s.sentMs.length * 20;
+    if (sentMs < 200 * 20) {
+      worstAheadMs = Math.min(worstAheadMs, sentMs - (t - 1000));
+      mostAheadMs = Math.max(mostAheadMs, sentMs - (t - 1000));
+    }
   }
-  assert.equal(s.ws.sent.length, 201);
-  for (let k = 0; k < 200; k++) {
-    const msg = JSON.parse(s.ws.sent[k]!) as { media: { payload: string } };
-    const decoded = mulawDecode(Buffer.from(msg.media.payload, 'base64'));
-    assert.equal(decoded.length, 160);
-    assert.equal(decoded[0], mulawDecode(mulawEncode(Int16Array.of((k * 100) % 30000)))[0], `frame ${k}`);
-  }
-  assert.equal(s.ws.sent[200], encodeMark(SID, 'r0.1'));
+  const { samples, framesPerMessage } = outbound(s.ws.sent);
+  assert.equal(samples.length, 160 * 200);
+  for (let k = 0; k < 200; k++) assert.equal(samples[k * 160], mulawDecode(mulawEncode(Int16Array.of((k * 100) % 30000)))[0], `frame ${k}`);
+  assert.ok(framesPerMessage.every((n) => n <= 4));
+  assert.equal(framesPerMessage.length, 50, '200 frames in 80 ms messages');
+  assert.ok(worstAheadMs >= 150 && mostAheadMs <= 240, `ahead of playback ${worstAheadMs}–${mostAheadMs} ms`);
+  assert.equal(s.ws.sent.at(-1), encodeMark(SID, 'r0.1'));
+});
+
+test('a message never carries audio queued after a mark', async () => {
+  let now = 0;
+  const s = await started({ now: () => now });
+  s.stream.play(audioFrame(new Int16Array(160 * 10), 8000));
+  s.stream.mark('a');
+  s.stream.play(audioFrame(new Int16Array(160 * 10).fill(1000), 8000));
+  s.stream.mark('b');
+  for (now = 10; now <= 600; now += 10) s.pacer.wake(s.stream);
+  const kinds = s.ws.sent.map((m) => {
+    const msg = JSON.parse(m) as { event: string; mark?: { name: string }; media?: { payload: string } };
+    return msg.event === 'mark' ? `mark ${msg.mark!.name}` : `${Buffer.from(msg.media!.payload, 'base64').length / 160}`;
+  });
+  // 10 frames, the mark, 10 frames, the mark: the first 160 ms at once, then 80 ms messages, cut at each mark.
+  assert.deepEqual(kinds, ['4', '4', '2', 'mark a', '4', '4', '2', 'mark b']);
 });
 
 test('clear drops queued audio and marks and tells Twilio to drop its buffer', async () => {
@@ -150,14 +190,15 @@ test('clear drops queued audio and marks and tells Twilio to drop its buffer', a
   const s = await started({ now: () => now });
   s.stream.play(audioFrame(new Int16Array(160 * 50), 8000));
   s.stream.mark('r0.0');
-  assert.equal(s.ws.sent.length, 8);
+  assert.equal(s.ws.sent.length, 2, 'the lead, 160 ms in two messages');
   s.stream.clear();
   assert.deepEqual(JSON.parse(s.ws.sent.at(-1)!), { event: 'clear', streamSid: SID });
   assert.equal(s.stream.hasQueued, false);
   now = 500;
   s.pacer.wake(s.stream);
-  assert.equal(s.ws.sent.length, 9);
+  assert.equal(s.ws.sent.length, 3);
   // The next reply starts a new real-time run: its lead goes out at once.
   s.stream.play(audioFrame(new Int16Array(160 * 20), 8000));
-  assert.equal(s.ws.sent.length, 17);
+  assert.equal(s.ws.sent.length, 5);
+  assert.equal(outbound(s.ws.sent).samples.length, 160 * 16);
 });

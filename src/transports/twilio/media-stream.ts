@@ -1,6 +1,6 @@
 import type WebSocket from 'ws';
 import { allocSamples, audioFrame } from '../../audio/frame.js';
-import { base64DecodedLength, mulawBase64Length, mulawDecode, mulawDecodeBase64, mulawEncodeBase64 } from '../../audio/mulaw.js';
+import { base64DecodedLength, base64EncodeInto, mulawBase64Length, mulawDecode, mulawDecodeAt, mulawDecodeBase64, mulawEncodeAt } from '../../audio/mulaw.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import type { AudioFrame } from '../../audio/frame.js';
 import type { PacedStream, Pacer } from '../../pipeline/pacer.js';
@@ -17,12 +17,14 @@ import {
   type StartMessage,
 } from './media-protocol.js';
 
-/** Twilio media is 8 kHz mu-law; outbound frames are 20 ms = 160 bytes. */
+/** Twilio media is 8 kHz mu-law; outbound audio is queued in 20 ms frames of 160 bytes. */
 const TWILIO_RATE_HZ = 8000;
 const FRAME_SAMPLES = 160;
 const FRAME_MS = 20;
-/** Base64 text of one outbound frame's mu-law bytes. */
-const FRAME_CHARS = mulawBase64Length(FRAME_SAMPLES);
+/** Most frames one outbound media message carries (the pacer asks for at most its batch). */
+const MAX_MESSAGE_FRAMES = 16;
+/** The mu-law bytes of one outbound message, gathered from the ring (shared: used synchronously). */
+const messageBytes = new Uint8Array(MAX_MESSAGE_FRAMES * FRAME_SAMPLES);
 /** Outbound queue capacity (frames) when it is first needed; it doubles as replies outgrow it. */
 const INITIAL_QUEUE_FRAMES = 64;
 /** A drained queue larger than this is released, so a long reply does not keep its memory for the whole call. */
@@ -69,7 +71,7 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
   /** streamSid as UTF-8, compared with the bytes of inbound media messages. */
   private streamSidBytes: Uint8Array = new Uint8Array(0);
   private readonly fields = emptyMediaFields();
-  /** Outbound frames as base64 text, FRAME_CHARS bytes each; frame k sits at slot k % queueFrames. */
+  /** Outbound frames as mu-law, FRAME_SAMPLES bytes each; frame k sits at slot k % queueFrames. */
   private queue: Uint8Array | undefined;
   private queueFrames = 0;
   /** Frame numbers (since the stream started) of the next frame to send and the next to queue. */
@@ -79,7 +81,7 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
   private readonly marks: { readonly name: string; readonly at: number }[] = [];
   private messageParts: { readonly prefix: Buffer; readonly suffix: Buffer } | undefined;
   private readonly carry = new Int16Array(FRAME_SAMPLES);
-  /** The frame last sent, decoded back for the handler's echo reference (reused: valid during the callback). */
+  /** A frame just sent, decoded back for the handler's echo reference (reused: valid during the callback). */
   private readonly sentSamples = new Int16Array(FRAME_SAMPLES);
   private carryLen = 0;
   private resampler: StreamingResampler | undefined;
@@ -260,19 +262,19 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
   private enqueueCarry(): void {
     if (this.tail - this.head >= this.queueFrames) this.growQueue();
     const queue = this.queue as Uint8Array;
-    mulawEncodeBase64(this.carry, queue, (this.tail % this.queueFrames) * FRAME_CHARS);
+    mulawEncodeAt(this.carry, queue, (this.tail % this.queueFrames) * FRAME_SAMPLES);
     this.tail++;
     this.carryLen = 0;
   }
 
   private growQueue(): void {
     const frames = Math.max(INITIAL_QUEUE_FRAMES, this.queueFrames * 2);
-    const next = new Uint8Array(frames * FRAME_CHARS);
+    const next = new Uint8Array(frames * FRAME_SAMPLES);
     const old = this.queue;
     if (old) {
       for (let k = this.head; k < this.tail; k++) {
-        const from = (k % this.queueFrames) * FRAME_CHARS;
-        next.set(old.subarray(from, from + FRAME_CHARS), (k % frames) * FRAME_CHARS);
+        const from = (k % this.queueFrames) * FRAME_SAMPLES;
+        next.set(old.subarray(from, from + FRAME_SAMPLES), (k % frames) * FRAME_SAMPLES);
       }
     }
     this.queue = next;
@@ -308,7 +310,12 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     return this.head < this.tail || this.marks.length > 0;
   }
 
-  sendNext(nowMs: number): number {
+  /**
+   * Sends a due mark, or up to `maxMs` of queued audio (at least one frame) as one media message —
+   * never past a pending mark, which must follow exactly the audio queued before it. Each frame
+   * goes to the handler's echo reference as sent.
+   */
+  sendNext(nowMs: number, maxMs: number): number {
     const mark = this.marks[0];
     if (mark !== undefined && mark.at <= this.head) {
       this.marks.shift();
@@ -316,20 +323,28 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
       return 0;
     }
     if (this.head >= this.tail) return -1;
+    let frames = Math.min(this.tail - this.head, Math.max(1, Math.min(MAX_MESSAGE_FRAMES, Math.floor(maxMs / FRAME_MS))));
+    if (mark !== undefined) frames = Math.min(frames, mark.at - this.head);
+    const queue = this.queue as Uint8Array;
+    for (let i = 0; i < frames; i++) {
+      const from = ((this.head + i) % this.queueFrames) * FRAME_SAMPLES;
+      messageBytes.set(queue.subarray(from, from + FRAME_SAMPLES), i * FRAME_SAMPLES);
+    }
+    const bytes = frames * FRAME_SAMPLES;
     // A fresh (pooled) buffer per message: the socket may still hold it after send() returns.
     const { prefix, suffix } = this.messageParts as { prefix: Buffer; suffix: Buffer };
-    const message = Buffer.allocUnsafe(prefix.length + FRAME_CHARS + suffix.length);
+    const message = Buffer.allocUnsafe(prefix.length + mulawBase64Length(bytes) + suffix.length);
     prefix.copy(message, 0);
-    const from = (this.head % this.queueFrames) * FRAME_CHARS;
-    message.set((this.queue as Uint8Array).subarray(from, from + FRAME_CHARS), prefix.length);
-    suffix.copy(message, prefix.length + FRAME_CHARS);
-    // ~160 table lookups: exactly what the caller will hear, for echo suppression.
-    mulawDecodeBase64(this.queue as Uint8Array, from, from + FRAME_CHARS, this.sentSamples);
-    this.head++;
+    suffix.copy(message, base64EncodeInto(messageBytes, 0, bytes, message, prefix.length));
+    this.head += frames;
     if (this.head === this.tail && this.marks.length === 0 && this.queueFrames > MAX_IDLE_QUEUE_FRAMES) this.dropQueued();
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(message, TEXT);
-    this.handler?.onAudioSent(FRAME_MS, nowMs, this.sentSamples);
-    return FRAME_MS;
+    for (let i = 0; i < frames; i++) {
+      // 160 table lookups: exactly what the caller will hear, for echo suppression.
+      mulawDecodeAt(messageBytes, i * FRAME_SAMPLES, FRAME_SAMPLES, this.sentSamples);
+      this.handler?.onAudioSent(FRAME_MS, nowMs, this.sentSamples);
+    }
+    return frames * FRAME_MS;
   }
 
   private send(message: string): void {
