@@ -7,6 +7,9 @@
  *   → { type: 'alloc-start' } / { type: 'alloc-stop', path }   sampling of every allocation (garbage
  *                                                     included) between the two, written to `path`
  *   → { type: 'calibrate' }  ← { type: 'calibrated', ms }   time of a fixed CPU workload on this core
+ * Every PROBE_EVERY_MS the server also times a small slice of that workload (scaled to the whole),
+ * so the speed of the core *during* the measured window is known; samples carry the probes taken
+ * since the previous sample.
  *   → { type: 'close' }                               closes the server and exits
  * Run with --expose-gc so that samples can collect garbage first (memory per call).
  * Config: the PARLEY_LOAD_SERVER environment variable, JSON of LoadServerConfig.
@@ -40,7 +43,14 @@ export interface ServerSample {
   readonly cpuSystemUs: number;
   /** performance.eventLoopUtilization() so far (cumulative; diff two samples). */
   readonly elu: { idle: number; active: number };
+  /** Calibration probes (ms of the whole workload, scaled) taken since the previous sample. */
+  readonly probesMs: number[];
 }
+
+const CALIBRATION_ITERATIONS = 100_000;
+/** A probe is 1/200 of the calibration (~2 ms of work): negligible load, but enough to time. */
+const PROBE_ITERATIONS = 500;
+const PROBE_EVERY_MS = 2000;
 
 const config = JSON.parse(process.env.PARLEY_LOAD_SERVER ?? '{}') as LoadServerConfig;
 const send = (msg: unknown): void => {
@@ -76,20 +86,24 @@ const gc = (globalThis as { gc?: () => void }).gc;
  * how fast this core runs right now. This VM's speed varies with its neighbours, so runs compare
  * only at similar values.
  */
-function calibrate(): number {
+function calibrate(iterations = CALIBRATION_ITERATIONS): number {
   const payload = Buffer.alloc(160, 0x7f).toString('base64');
   const message = JSON.stringify({ event: 'media', sequenceNumber: '1', media: { track: 'inbound', chunk: '1', timestamp: '0', payload }, streamSid: 'MZ0' });
   const samples = new Int16Array(160);
   let sink = 0;
   const started = performance.now();
-  for (let i = 0; i < 100_000; i++) {
+  for (let i = 0; i < iterations; i++) {
     const m = JSON.parse(message) as { media: { payload: string } };
     const bytes = Buffer.from(m.media.payload, 'base64');
     for (let j = 0; j < bytes.length; j++) samples[j] = (bytes[j] as number) << 4;
     sink += samples[i % 160] as number;
   }
-  return Math.round((performance.now() - started) * 10) / 10 + (sink === -1 ? 1 : 0);
+  const ms = ((performance.now() - started) * CALIBRATION_ITERATIONS) / iterations;
+  return Math.round(ms * 10) / 10 + (sink === -1 ? 1 : 0);
 }
+
+let probes: number[] = [];
+setInterval(() => probes.push(calibrate(PROBE_ITERATIONS)), PROBE_EVERY_MS).unref();
 
 /** Where the garbage comes from: allocation sampling that keeps collected objects. */
 const allocSampling = {
@@ -128,7 +142,9 @@ process.on('message', (msg: { type: string; id?: number; gc?: boolean }) => {
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,
       elu: { idle: elu.idle, active: elu.active },
+      probesMs: probes,
     };
+    probes = [];
     send(sample);
   } else if (msg.type === 'calibrate') {
     send({ type: 'calibrated', ms: calibrate() });

@@ -34,7 +34,7 @@ import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
 import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
 import type { CallerAudio, CallerInit, CallerReport } from './load-callers.js';
 import type { LoadServerConfig, ServerSample } from './load-server.js';
-import { answerLatencies, type Latency, MsHistogram, promSample, stage, summary } from './stats.js';
+import { answerLatencies, type Latency, MsHistogram, percentile, promSample, stage, summary } from './stats.js';
 
 const ADMIN_KEY = 'bench-key';
 const NUMBER = '+15550100000';
@@ -56,6 +56,11 @@ const INTERRUPTION = 'sorry, can I ask something else';
  */
 const ENDPOINTING = { minSpeechMs: 60, bargeInMs: 60 } as const;
 const JITTER_BUDGET_MS = 60;
+/**
+ * Calibration time of a "reference" core (about this VM at its faster moments): CPU use is also
+ * reported scaled to it, cpu% × reference / the calibration measured during the window.
+ */
+const REFERENCE_CALIBRATION_MS = 300;
 const TARGETS = { calls: 500, overheadP99Ms: 25, overheadP50At100Ms: 5, bargeInP95Ms: 120, idleMbPerCall: 1 } as const;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -338,14 +343,19 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     const oursBefore = await Promise.all(ourPids.map(processCpuMs));
     const before = await server.sample(false);
     let peakRss = before.rssBytes;
+    const windowProbes: number[] = [];
     const peakTimer = setInterval(() => {
-      void server.sample(false).then((s) => (peakRss = Math.max(peakRss, s.rssBytes)));
+      void server.sample(false).then((s) => {
+        peakRss = Math.max(peakRss, s.rssBytes);
+        windowProbes.push(...s.probesMs);
+      });
     }, 1000);
     if (o.allocProfile) server.child.send({ type: 'alloc-start' });
     for (const c of callers) c.child.send({ type: 'go' });
     const reports = await Promise.all(callers.map((c) => c.next<CallerReport>('done', 180_000)));
     clearInterval(peakTimer);
     const after = await server.sample(false);
+    windowProbes.push(...after.probesMs);
     if (o.allocProfile) {
       const path = join(dataDir, 'alloc.heapprofile');
       const written = new Promise<void>((resolve) => server.child.once('message', () => resolve()));
@@ -381,13 +391,15 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     const busy = (i: number): number => ((busyAfter?.[i] ?? 0) - (busyBefore?.[i] ?? 0));
     const ours = oursAfter.reduce((n, v) => n + v, 0) - oursBefore.reduce((n, v) => n + v, 0);
     const serverCpuMs = (oursAfter.at(-1) ?? 0) - (oursBefore.at(-1) ?? 0);
+    const windowCalibrationMs = percentile(windowProbes, 50);
     const machine = busyBefore && busyAfter
       ? {
           calibrationMs,
+          windowCalibrationMs,
           otherLoadPercent: Math.max(0, round1(((busy(0) - ours) / windowMs) * 100)),
           serverCoreOtherLoadPercent: o.pinned ? Math.max(0, round1(((busy(1) - serverCpuMs) / windowMs) * 100)) : null,
         }
-      : { calibrationMs };
+      : { calibrationMs, windowCalibrationMs };
     return {
       concurrentCalls: calls,
       callsSustained: sum('completed'),
@@ -398,6 +410,8 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
       activeWindowS: round1(windowMs / 1000),
       server: {
         cpuPercent: round1((cpuMs / windowMs) * 100),
+        /** The same work on a core running the calibration in REFERENCE_CALIBRATION_MS: compares across the VM's speed swings. */
+        cpuPercentAtReferenceSpeed: windowCalibrationMs ? round1((cpuMs / windowMs) * 100 * (REFERENCE_CALIBRATION_MS / windowCalibrationMs)) : null,
         /** Of which in the kernel (socket reads and writes). */
         cpuSystemPercent: round1(((after.cpuSystemUs - before.cpuSystemUs) / 1000 / windowMs) * 100),
         eventLoopUtilization: Math.round((eluActive / eluTotal) * 100) / 100,
@@ -518,7 +532,7 @@ async function main(): Promise<void> {
           'beyondNominal = voice-to-voice − endpointing − the fakes\' nominal latencies (includes queueing that the stage times absorb, and the fakes\' own timer jitter); the overhead targets are on the stored overhead, as defined in src/pipeline/turn-latency.ts; ' +
           'frame lateness = arrival vs the run schedule (first frame + 20 ms each − pacer lead); gap = playout ran dry inside a sentence; ' +
           'barge-in = start of caller speech over the agent (the start of its first frame) → clear received; ' +
-          'machine: calibrationMs = a fixed CPU workload on the server core before the level (this VM speeds up and slows down with its neighbours: compare runs at similar values), ' +
+          'machine: calibrationMs = a fixed CPU workload on the server core before the level, windowCalibrationMs = the median of small probes of it taken by the server during the window (this VM speeds up and slows down with its neighbours: compare runs at similar values, or cpuPercentAtReferenceSpeed = cpuPercent scaled to a core calibrating in ' + REFERENCE_CALIBRATION_MS + ' ms), ' +
           'otherLoadPercent = CPU used by other processes during the window (% of one core), serverCoreOtherLoadPercent = of which on the server core',
         targets,
         allTargetsMet: Object.values(targets).every((t) => t.met),
