@@ -57,6 +57,14 @@ test('a synthesis cut short is not cached, and the cache stays within its byte b
   assert.equal(cache.sizeBytes, 0, 'an entry over the budget is not stored');
 });
 
+test('closing the caching TTS closes the provider it wraps (its per-call socket), and tolerates one without close', async () => {
+  let closed = 0;
+  const inner = Object.assign(countingTts(), { close: async () => void closed++ });
+  await new CachingTts(inner, new PhraseCache(1 << 20), 'v', new Set()).close();
+  assert.equal(closed, 1);
+  await new CachingTts(countingTts(), new PhraseCache(1 << 20), 'v', new Set()).close();
+});
+
 test('sentences are cut the way replies are spoken', () => {
   assert.deepEqual(sentencesOf('Thank you for calling the Seaview Hotel. How can I help you today?'), ['Thank you for calling the Seaview Hotel.', 'How can I help you today?']);
 });

@@ -81,6 +81,11 @@ export class CachingTts implements TtsProvider {
     this.sampleRateHz = inner.sampleRateHz;
   }
 
+  /** Releases the wrapped provider's per-call resources (an ElevenLabs socket); the cache stays. */
+  close(): Promise<void> {
+    return this.inner.close?.() ?? Promise.resolve();
+  }
+
   async *synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame> {
     let full = '';
     for await (const chunk of text) full += chunk;

@@ -687,6 +687,7 @@ export class VoiceSession implements MediaHandler {
     this.d.recorder.event('call.ended', { reason, durationMs: Math.round(this.now() - this.startedAtMs) });
     this.d.recorder.end(status, reason.startsWith('socket_closed') ? 'caller_hangup' : reason);
     void this.sttChain.finally(() => this.d.stt.close());
+    void this.d.tts.close?.().catch(() => {});
     this.d.onEnded?.(reason, status);
   }
 }

@@ -73,6 +73,8 @@ export interface TtsProvider {
   readonly sampleRateHz: number;
   /** Speaks the concatenation of `text` chunks; yields audio as soon as it exists. */
   synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame>;
+  /** Releases per-call resources (e.g. a kept-open socket); idempotent. Optional: stateless providers omit it. */
+  close?(): Promise<void>;
 }
 
 /** Error a provider throws for failures worth failing over on (connection, 5xx, 429, deadline). */

@@ -119,6 +119,28 @@ test('a TTS that dies mid-sentence is continued by the next one from about where
   assert.equal(remainingAfter('one two three four', 10_000), '');
 });
 
+test('closing a TTS chain closes every provider that holds per-call resources', async () => {
+  let closes = 0;
+  const stateful: TtsProvider = {
+    name: 'stateful',
+    sampleRateHz: 8000,
+    async *synthesize(): AsyncIterable<AudioFrame> {},
+    close: async () => {
+      closes++;
+    },
+  };
+  const stateless: TtsProvider = { name: 'stateless', sampleRateHz: 8000, async *synthesize(): AsyncIterable<AudioFrame> {} };
+  const chain = new FallbackTts(
+    [
+      { provider: stateful, key: 's' },
+      { provider: stateless, key: 'n' },
+    ],
+    { breakers: new CircuitBreakers() },
+  );
+  await chain.close();
+  assert.equal(closes, 1);
+});
+
 test('an STT that drops mid-utterance is replaced by the next, which hears the whole utterance', async () => {
   const heardFrames: number[] = [];
   const dropping: SttProvider = {

@@ -178,6 +178,11 @@ export class FallbackTts implements TtsProvider {
       () => 'continue',
     );
   }
+
+  /** Closes every provider of the chain that holds per-call resources. Idempotent when they are. */
+  async close(): Promise<void> {
+    await Promise.all(this.entries.map((e) => e.provider.close?.()));
+  }
 }
 
 /**

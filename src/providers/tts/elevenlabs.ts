@@ -1,11 +1,40 @@
 /**
- * ElevenLabs streaming TTS over the stream-input WebSocket API
- * (`wss://api.elevenlabs.io/v1/text-to-speech/{voice_id}/stream-input`): one socket per `synthesize` call (one
- * sentence), text chunks sent as they arrive, base64 audio decoded and cut into ~20 ms frames as it arrives.
+ * ElevenLabs streaming TTS over the multi-context WebSocket API
+ * (`wss://api.elevenlabs.io/v1/text-to-speech/{voice_id}/multi-stream-input`): ONE socket per provider instance
+ * (one call), opened lazily on the first `synthesize` and reused for every sentence; each `synthesize` is one
+ * context on it. Base64 audio is decoded and cut into ~20 ms frames as it arrives.
  *
- * Wire protocol: first message `{text: ' ', voice_settings}`, then `{text: chunk + ' ', flush: true}` per chunk,
- * then `{text: ''}` which ends the input; the server sends `{audio, isFinal, normalizedAlignment}` messages and
- * finally `{isFinal: true}`. Errors arrive as `{message, error, code}` and/or a close frame.
+ * Vendor docs this follows:
+ * - https://elevenlabs.io/docs/api-reference/text-to-speech/v-1-text-to-speech-voice-id-multi-stream-input
+ *   (AsyncAPI spec: query params, message schemas)
+ * - https://elevenlabs.io/docs/eleven-api/guides/how-to/websockets/multi-context-web-socket
+ *   (one socket per end-user session, close a context on barge-in, 5 contexts per socket, 20 s inactivity)
+ *
+ * Wire protocol as documented:
+ * - URL query: `model_id`, `output_format`, `inactivity_timeout` (seconds, default 20, max 180). The key travels
+ *   in the `xi-api-key` upgrade header (the spec's alternative, an `xi_api_key` field, is not used).
+ * - Client → server, all JSON text frames:
+ *   `{text: ' ', context_id, voice_settings?}` opens a context; `{text: 'chunk ', context_id, flush: true}` adds
+ *   text and generates it now; `{context_id, close_context: true}` closes it (already flushed text still
+ *   finishes); `{text: '', context_id}` is a KEEP-ALIVE that resets the context's inactivity clock (NOT the
+ *   end-of-input it is on the single-context stream-input endpoint); `{close_socket: true}` ends all contexts and
+ *   the connection.
+ * - Server → client: `{audio, normalizedAlignment, alignment, contextId}` and, when a context has produced all
+ *   its audio, `{isFinal: true, contextId}` — camelCase `contextId`/`isFinal` in server messages (the spec's
+ *   AudioOutputMulti/FinalOutputMulti) versus snake_case `context_id` in client messages. The guide's Python
+ *   sample reads `is_final`, so both spellings are accepted. Errors arrive as `{message, error, code}` (possibly
+ *   with `contextId`) and/or a close frame (1008 for policy failures such as a bad key, quota, or more than 5
+ *   concurrent contexts).
+ *
+ * Barge-in (the call's signal aborts) sends `close_context` for that context only; the socket and any other
+ * context live on, and audio still arriving for a closed context is dropped (messages are routed by `contextId`,
+ * and only contexts still being listened to are routed to). A socket with no context for
+ * {@link ELEVENLABS_IDLE_CLOSE_MS} is closed (below the server's 20 s inactivity timeout, so the server never
+ * closes it under us); the next `synthesize` reconnects, as it does after a dropped socket. A sentence that went
+ * out on a reused socket which then died before any of its audio arrived is replayed once on a new socket; any
+ * other socket failure fails the sentence with a ProviderError (retryable unless it is about the key, quota or
+ * input) so the fallback chain takes over. While a context waits for text it gets a keep-alive every
+ * {@link ELEVENLABS_KEEPALIVE_MS}.
  */
 import { WebSocket } from 'ws';
 import { z } from 'zod';
@@ -38,6 +67,21 @@ export const ELEVENLABS_DEFAULT_CONNECT_TIMEOUT_MS = 5000;
  */
 export const ELEVENLABS_DEFAULT_RESPONSE_TIMEOUT_MS = 10000;
 
+/** `inactivity_timeout` asked for in the URL (seconds): the documented default, stated so the bounds below hold. */
+export const ELEVENLABS_INACTIVITY_TIMEOUT_S = 20;
+
+/**
+ * A socket without any context for this long is closed. Below the server's inactivity timeout, so an idle socket
+ * is always closed by us (cleanly) rather than dropped by the server as a new sentence starts on it.
+ */
+export const ELEVENLABS_IDLE_CLOSE_MS = 15_000;
+
+/** Keep-alive period of a context whose text source is slow (half the server's inactivity timeout). */
+export const ELEVENLABS_KEEPALIVE_MS = 10_000;
+
+/** How long `close()` waits for the server's close frame before dropping the TCP connection. */
+const CLOSE_GRACE_MS = 1000;
+
 /** WebSocket close code the service uses for policy failures such as a bad key or quota exhaustion. */
 const CLOSE_POLICY_VIOLATION = 1008;
 
@@ -60,6 +104,14 @@ export interface ElevenLabsTtsOptions {
   readonly responseTimeoutMs?: number;
 }
 
+/** Connection-lifetime tuning; not tenant options (tests shorten them). */
+export interface ElevenLabsTuning {
+  /** Default {@link ELEVENLABS_IDLE_CLOSE_MS}. */
+  readonly idleCloseMs?: number;
+  /** Default {@link ELEVENLABS_KEEPALIVE_MS}. */
+  readonly keepAliveMs?: number;
+}
+
 /** Tenant-file schema of {@link ElevenLabsTtsOptions}. */
 export const elevenLabsTtsOptionsSchema = z.strictObject({
   apiKey: z.string().min(1),
@@ -73,164 +125,394 @@ export const elevenLabsTtsOptionsSchema = z.strictObject({
   responseTimeoutMs: z.number().int().positive().max(120000).optional(),
 }) satisfies z.ZodType<ElevenLabsTtsOptions>;
 
-/** Text-to-speech through ElevenLabs' stream-input WebSocket. */
+/** Text-to-speech through ElevenLabs' multi-context WebSocket: one socket per instance, one context per sentence. */
 export class ElevenLabsTts implements TtsProvider {
   readonly name = PROVIDER;
   readonly sampleRateHz: number;
   private readonly o: ElevenLabsTtsOptions;
   private readonly format: ElevenLabsOutputFormat;
+  private readonly idleCloseMs: number;
+  private readonly keepAliveMs: number;
+  /** The socket new contexts go on; undefined until first use, and again once it closed or was closed. */
+  private conn: Connection | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private contextSeq = 0;
 
-  constructor(o: ElevenLabsTtsOptions) {
+  constructor(o: ElevenLabsTtsOptions, tuning: ElevenLabsTuning = {}) {
     this.o = o;
     this.format = o.outputFormat ?? 'ulaw_8000';
     this.sampleRateHz = FORMAT_RATE_HZ[this.format];
+    this.idleCloseMs = tuning.idleCloseMs ?? ELEVENLABS_IDLE_CLOSE_MS;
+    this.keepAliveMs = tuning.keepAliveMs ?? ELEVENLABS_KEEPALIVE_MS;
   }
 
-  /** Endpoint URL for one synthesis. Carries no secret (the key travels in the `xi-api-key` header). */
+  /** Endpoint URL of the socket. Carries no secret (the key travels in the `xi-api-key` header). */
   url(): string {
     const base = (this.o.baseUrl ?? 'wss://api.elevenlabs.io').replace(/\/+$/, '');
-    const q = new URLSearchParams({ model_id: this.o.model ?? 'eleven_flash_v2_5', output_format: this.format });
-    return `${base}/v1/text-to-speech/${encodeURIComponent(this.o.voiceId)}/stream-input?${q}`;
+    const q = new URLSearchParams({
+      model_id: this.o.model ?? 'eleven_flash_v2_5',
+      output_format: this.format,
+      inactivity_timeout: String(ELEVENLABS_INACTIVITY_TIMEOUT_S),
+    });
+    return `${base}/v1/text-to-speech/${encodeURIComponent(this.o.voiceId)}/multi-stream-input?${q}`;
   }
 
   async *synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame> {
     if (o.signal.aborted) return;
-    const inbox = new Inbox<AudioFrame>();
-    const chunker = new PcmChunker({ sampleRateHz: this.sampleRateHz, encoding: this.format === 'ulaw_8000' ? 'mulaw' : 'pcm16le' });
-    const redact = (s: string): string => redactSecret(s, this.o.apiKey);
-    const ws = new WebSocket(this.url(), {
-      headers: { 'xi-api-key': this.o.apiKey },
-      handshakeTimeout: this.o.connectTimeoutMs ?? ELEVENLABS_DEFAULT_CONNECT_TIMEOUT_MS,
-      perMessageDeflate: false,
-    });
-    let final = false;
-    let lastError: Error | undefined;
-    let stallTimer: NodeJS.Timeout | undefined;
+    const ctx = new Context(`parley-${++this.contextSeq}`, new PcmChunker({ sampleRateHz: this.sampleRateHz, encoding: this.format === 'ulaw_8000' ? 'mulaw' : 'pcm16le' }));
     const responseTimeoutMs = this.o.responseTimeoutMs ?? ELEVENLABS_DEFAULT_RESPONSE_TIMEOUT_MS;
-    const armStallTimer = (): void => {
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => {
-        inbox.fail(new ProviderError(PROVIDER, `no audio from the server for ${responseTimeoutMs} ms`, true));
-        ws.terminate();
-      }, responseTimeoutMs);
-    };
+    /** Text chunks (cleaned, space-terminated) read so far: sent as they come, replayed if the context moves. */
+    const chunks: string[] = [];
     let inputDone = false;
-    let opened = false;
-    ws.once('open', () => (opened = true));
-
-    const onAbort = (): void => {
-      inbox.end();
-      ws.terminate();
+    let consumerDone = false;
+    let conn!: Connection; // the socket the context is on now
+    let opened = false; // its init went out on `conn`
+    let closeSent = false; // its close_context went out on `conn`
+    let moved = false;
+    const live = (): boolean => !consumerDone && !o.signal.aborted && conn.isOpen() && conn.contexts.get(ctx.id) === ctx;
+    const sendClose = (): void => {
+      // Closing a flushed context lets its audio finish, then the server sends isFinal for it.
+      conn.send({ context_id: ctx.id, close_context: true });
+      closeSent = true;
+      ctx.armStallTimer(responseTimeoutMs);
     };
+    /** Puts the context on the current socket (a new one if there is none) and sends what it has once open. */
+    const attach = (): void => {
+      const c = this.connection();
+      const reused = c.isOpen(); // opened for an earlier sentence, not for this one
+      conn = c;
+      opened = false;
+      closeSent = false;
+      ctx.disarmStallTimer();
+      c.contexts.set(ctx.id, ctx);
+      ctx.onConnectionLost = (err) => {
+        // A reused socket that died before this context got any audio (typically the server or the network
+        // dropping a socket that had been idle) costs nothing to retry: replay the text on a new socket, once.
+        // A socket opened for this sentence failing is the provider's failure: report it for the fallback chain.
+        if (moved || !reused || !err.retryable || ctx.receivedAudio || consumerDone || o.signal.aborted) return false;
+        moved = true;
+        attach();
+        return true;
+      };
+      void c.ready.then(
+        () => {
+          if (c !== conn || !live()) return;
+          c.send({ text: ' ', context_id: ctx.id, ...this.voiceSettings() });
+          opened = true;
+          for (const t of chunks) c.send({ text: t, context_id: ctx.id, flush: true });
+          if (inputDone) sendClose();
+        },
+        () => {}, // the socket failed the context itself (Connection.fatal)
+      );
+    };
+    attach();
+    ctx.onStall = () => {
+      ctx.fail(new ProviderError(PROVIDER, `no audio from the server for ${responseTimeoutMs} ms`, true));
+      // Silence this long after all text was sent means this socket (or the server behind it) is unhealthy:
+      // later sentences must not queue on it.
+      conn.terminate();
+    };
+    const keepAlive = setInterval(() => {
+      if (opened && !inputDone && live()) conn.send({ text: '', context_id: ctx.id });
+    }, this.keepAliveMs);
+    keepAlive.unref();
+    const onAbort = (): void => ctx.inbox.end();
     o.signal.addEventListener('abort', onAbort, { once: true });
 
-    ws.on('unexpected-response', (req, res) => {
-      const status = res.statusCode ?? 0;
-      inbox.fail(new ProviderError(PROVIDER, `WebSocket upgrade refused with HTTP ${status}`, isRetryableStatus(status)));
-      res.resume();
-      req.destroy();
-    });
-    ws.on('error', (err) => {
-      lastError = err;
-    });
-    ws.on('open', () => {
-      void this.sendText(ws, text, o.signal).then(
-        () => {
-          inputDone = true;
-          if (!final) armStallTimer();
-        },
-        (err: unknown) => {
-          // The text source failed (the caller's error, not ours): surface it unchanged.
-          inbox.fail(err);
-          ws.terminate();
-        },
-      );
-    });
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      let msg: ServerMessage;
-      try {
-        msg = JSON.parse(String(data)) as ServerMessage;
-      } catch {
-        inbox.fail(new ProviderError(PROVIDER, 'server sent a non-JSON message', true));
-        ws.terminate();
-        return;
+    void (async () => {
+      for await (const chunk of text) {
+        if (consumerDone || o.signal.aborted) return;
+        const clean = chunk.replace(/\s+/g, ' ').trim();
+        if (clean.length === 0) continue;
+        // The API wants each chunk to end with a space. Parley passes sentence-sized chunks, so `flush` starts
+        // generation now instead of waiting for the server's chunk_length_schedule (120+ characters).
+        chunks.push(`${clean} `);
+        if (opened && live()) conn.send({ text: `${clean} `, context_id: ctx.id, flush: true });
       }
-      if (inputDone) armStallTimer();
-      if (typeof msg.audio === 'string' && msg.audio.length > 0) {
-        const frames = chunker.push(Buffer.from(msg.audio, 'base64'));
-        if (frames.length > 0) inbox.push(...frames);
-      } else if (typeof msg.error === 'string' || (typeof msg.message === 'string' && msg.isFinal !== true)) {
-        const what = [msg.error, msg.message].filter((s): s is string => typeof s === 'string').join(': ');
-        inbox.fail(new ProviderError(PROVIDER, `server error: ${redact(what).slice(0, 300)}`, isRetryableServerError(msg.error ?? '')));
-        ws.terminate();
-        return;
-      }
-      if (msg.isFinal === true) {
-        final = true;
-        clearTimeout(stallTimer);
-        const tail = chunker.end();
-        if (tail.length > 0) inbox.push(...tail);
-        inbox.end();
-        ws.close(1000);
-      }
-    });
-    ws.on('close', (code, reasonBuf) => {
-      clearTimeout(stallTimer);
-      if (final) return inbox.end();
-      const reason = redact(reasonBuf.toString('utf8')).slice(0, 200);
-      if (code === CLOSE_POLICY_VIOLATION) {
-        inbox.fail(new ProviderError(PROVIDER, `server closed the connection: ${reason || 'policy violation'}`, false));
-      } else if (!opened) {
-        inbox.fail(new ProviderError(PROVIDER, `cannot connect: ${redact(lastError?.message ?? `close code ${code}`)}`, true, { cause: lastError }));
-      } else {
-        const why = reason || (lastError ? redact(lastError.message) : `close code ${code}`);
-        inbox.fail(new ProviderError(PROVIDER, `connection dropped mid-stream (${why})`, true));
-      }
+      inputDone = true;
+      if (opened && live()) sendClose();
+    })().catch((err: unknown) => {
+      // The text source failed (the caller's error, not ours): surface it unchanged.
+      ctx.fail(err);
     });
 
     try {
       for (;;) {
-        const r = await inbox.next();
+        const r = await ctx.inbox.next();
         if (r.done || o.signal.aborted) return;
         yield r.value;
         if (o.signal.aborted) return;
       }
     } finally {
-      clearTimeout(stallTimer);
+      consumerDone = true;
       o.signal.removeEventListener('abort', onAbort);
-      inbox.end();
-      // Aborted, failed, or the consumer stopped early: never leave a socket (or a generation) running.
-      if (ws.readyState !== WebSocket.CLOSED && !final) ws.terminate();
+      clearInterval(keepAlive);
+      ctx.dispose();
+      const stillRouted = conn.contexts.get(ctx.id) === ctx;
+      conn.contexts.delete(ctx.id);
+      // Aborted (barge-in), failed, or the consumer stopped early: stop this context's generation on the server.
+      // The socket and other contexts live on; audio still arriving for this context is no longer routed.
+      if (stillRouted && opened && !closeSent && conn.isOpen()) conn.send({ context_id: ctx.id, close_context: true });
+      this.contextEnded(conn);
     }
   }
 
-  /** Sends the init message, every text chunk, and the end-of-input marker. Stops quietly once the socket is gone. */
-  private async sendText(ws: WebSocket, text: AsyncIterable<string>, signal: AbortSignal): Promise<void> {
-    const live = (): boolean => ws.readyState === WebSocket.OPEN && !signal.aborted;
+  /**
+   * Closes the socket (`close_socket`, then a normal close frame) and ends any synthesis still running.
+   * Idempotent. A later `synthesize` opens a new socket (closed again when idle).
+   */
+  async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const c = this.conn;
+    this.conn = undefined;
+    if (c) await c.close();
+  }
+
+  /** The socket to put a new context on: the current one while it is connecting or open, else a new one. */
+  private connection(): Connection {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.conn?.isUsable()) return this.conn;
+    const conn = new Connection(this.url(), this.o.apiKey, this.o.connectTimeoutMs ?? ELEVENLABS_DEFAULT_CONNECT_TIMEOUT_MS, () => {
+      if (this.conn === conn) {
+        this.conn = undefined;
+        clearTimeout(this.idleTimer);
+        this.idleTimer = undefined;
+      }
+    });
+    this.conn = conn;
+    return conn;
+  }
+
+  /** Starts the idle clock once the current socket carries no context. */
+  private contextEnded(conn: Connection): void {
+    if (conn !== this.conn || conn.contexts.size > 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.conn !== conn || conn.contexts.size > 0) return;
+      this.conn = undefined;
+      this.idleTimer = undefined;
+      void conn.close();
+    }, this.idleCloseMs);
+    this.idleTimer.unref();
+  }
+
+  private voiceSettings(): { voice_settings?: Record<string, number> } {
     const voiceSettings: Record<string, number> = {};
     if (this.o.stability !== undefined) voiceSettings.stability = this.o.stability;
     if (this.o.similarityBoost !== undefined) voiceSettings.similarity_boost = this.o.similarityBoost;
-    ws.send(JSON.stringify({ text: ' ', ...(Object.keys(voiceSettings).length > 0 ? { voice_settings: voiceSettings } : {}) }));
-    for await (const chunk of text) {
-      if (!live()) return;
-      const clean = chunk.replace(/\s+/g, ' ').trim();
-      if (clean.length === 0) continue;
-      // The API wants each chunk to end with a space. Parley passes sentence-sized chunks, so `flush` starts
-      // generation now instead of waiting for the server's chunk_length_schedule (120+ characters).
-      ws.send(JSON.stringify({ text: `${clean} `, flush: true }));
-    }
-    if (!live()) return;
-    ws.send(JSON.stringify({ text: '' }));
+    return Object.keys(voiceSettings).length > 0 ? { voice_settings: voiceSettings } : {};
   }
 }
 
 interface ServerMessage {
   readonly audio?: string | null;
   readonly isFinal?: boolean | null;
+  readonly is_final?: boolean | null;
+  readonly contextId?: string;
+  readonly context_id?: string;
   readonly error?: string;
   readonly message?: string;
-  readonly code?: number;
+  readonly code?: number | string;
+}
+
+/** One synthesis on the shared socket: its frames, its framing state, its response deadline. */
+class Context {
+  readonly inbox = new Inbox<AudioFrame>();
+  /** Called when the server stays silent past the response deadline. */
+  onStall: () => void = () => {};
+  /** Called when the socket fails under the context; true = the context moved to another socket (no failure). */
+  onConnectionLost: (err: ProviderError) => boolean = () => false;
+  /** True once any audio for this context arrived. */
+  receivedAudio = false;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private stallMs: number | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly chunker: PcmChunker,
+  ) {}
+
+  audio(bytes: Uint8Array): void {
+    this.receivedAudio = true;
+    const frames = this.chunker.push(bytes);
+    if (frames.length > 0) this.inbox.push(...frames);
+    this.rearm();
+  }
+
+  /** The server's isFinal: flush the partial frame and end. */
+  finish(): void {
+    clearTimeout(this.stallTimer);
+    const tail = this.chunker.end();
+    if (tail.length > 0) this.inbox.push(...tail);
+    this.inbox.end();
+  }
+
+  fail(err: unknown): void {
+    clearTimeout(this.stallTimer);
+    this.inbox.fail(err);
+  }
+
+  /** Starts the response deadline (all text sent); every server message for this context restarts it. */
+  armStallTimer(ms: number): void {
+    this.stallMs = ms;
+    this.rearm();
+  }
+
+  disarmStallTimer(): void {
+    clearTimeout(this.stallTimer);
+    this.stallMs = undefined;
+  }
+
+  dispose(): void {
+    clearTimeout(this.stallTimer);
+    this.stallMs = undefined;
+    this.inbox.end();
+  }
+
+  rearm(): void {
+    if (this.stallMs === undefined) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => this.onStall(), this.stallMs);
+  }
+}
+
+/** One multi-context socket: connects, routes server messages to contexts by `contextId`, maps failures. */
+class Connection {
+  /** Contexts being listened to, by id. A context leaves on isFinal, on failure, or when its consumer stops. */
+  readonly contexts = new Map<string, Context>();
+  /** Resolves when the socket is open; rejects (with the ProviderError contexts were failed with) if it never opens. */
+  readonly ready: Promise<void>;
+  private readonly ws: WebSocket;
+  private readonly redact: (s: string) => string;
+  private opened = false;
+  private failure: ProviderError | undefined;
+  private lastError: Error | undefined;
+  private settleReady!: { resolve: () => void; reject: (err: unknown) => void };
+
+  constructor(url: string, apiKey: string, connectTimeoutMs: number, onGone: () => void) {
+    this.redact = (s) => redactSecret(s, apiKey);
+    this.ready = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject }));
+    this.ready.catch(() => {}); // observed by each context's sender; may have none
+    this.ws = new WebSocket(url, { headers: { 'xi-api-key': apiKey }, handshakeTimeout: connectTimeoutMs, perMessageDeflate: false });
+    const ws = this.ws;
+    ws.on('unexpected-response', (req, res) => {
+      const status = res.statusCode ?? 0;
+      this.fatal(new ProviderError(PROVIDER, `WebSocket upgrade refused with HTTP ${status}`, isRetryableStatus(status)));
+      res.resume();
+      req.destroy();
+    });
+    ws.on('error', (err) => {
+      this.lastError = err;
+    });
+    ws.on('open', () => {
+      this.opened = true;
+      this.settleReady.resolve();
+    });
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.onMessage(String(data));
+    });
+    ws.on('close', (code, reasonBuf) => {
+      const reason = this.redact(reasonBuf.toString('utf8')).slice(0, 200);
+      if (code === CLOSE_POLICY_VIOLATION) {
+        this.fatal(new ProviderError(PROVIDER, `server closed the connection: ${reason || 'policy violation'}`, false));
+      } else if (!this.opened) {
+        this.fatal(new ProviderError(PROVIDER, `cannot connect: ${this.redact(this.lastError?.message ?? `close code ${code}`)}`, true, { cause: this.lastError }));
+      } else {
+        const why = reason || (this.lastError ? this.redact(this.lastError.message) : `close code ${code}`);
+        this.fatal(new ProviderError(PROVIDER, `connection dropped mid-stream (${why})`, true));
+      }
+      onGone();
+    });
+  }
+
+  /** New contexts may go on this socket (it is connecting or open, and nothing has failed it). */
+  isUsable(): boolean {
+    return this.failure === undefined && (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN);
+  }
+
+  isOpen(): boolean {
+    return this.failure === undefined && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(msg: Record<string, unknown>): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Drops the connection at once (no close handshake); listening contexts fail as dropped. */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  /** Ends every context quietly and closes the socket cleanly; resolves once it is closed (or dropped). */
+  async close(): Promise<void> {
+    for (const ctx of this.contexts.values()) ctx.dispose();
+    this.contexts.clear();
+    const ws = this.ws;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => {
+      const grace = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, CLOSE_GRACE_MS).unref();
+      ws.once('close', () => {
+        clearTimeout(grace);
+        resolve();
+      });
+    });
+    if (ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ close_socket: true }));
+      ws.close(1000);
+    } else if (ws.readyState === WebSocket.CONNECTING) {
+      ws.terminate();
+    }
+    await closed;
+  }
+
+  /** Fails the socket: every listening context gets `err` (the first failure wins), and nothing new goes on it. */
+  private fatal(err: ProviderError): void {
+    this.failure ??= err;
+    const failure = this.failure;
+    const contexts = [...this.contexts.values()];
+    this.contexts.clear();
+    for (const ctx of contexts) if (!ctx.onConnectionLost(failure)) ctx.fail(failure);
+    this.settleReady.reject(this.failure);
+    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
+  }
+
+  private onMessage(text: string): void {
+    let msg: ServerMessage;
+    try {
+      msg = JSON.parse(text) as ServerMessage;
+    } catch {
+      return this.fatal(new ProviderError(PROVIDER, 'server sent a non-JSON message', true));
+    }
+    if (msg === null || typeof msg !== 'object') return this.fatal(new ProviderError(PROVIDER, 'server sent a non-object message', true));
+    const id = typeof msg.contextId === 'string' ? msg.contextId : typeof msg.context_id === 'string' ? msg.context_id : undefined;
+    const final = msg.isFinal === true || msg.is_final === true;
+    const hasAudio = typeof msg.audio === 'string' && msg.audio.length > 0;
+    if (!hasAudio && !final && (typeof msg.error === 'string' || typeof msg.message === 'string')) {
+      const what = [msg.error, msg.message].filter((s): s is string => typeof s === 'string').join(': ');
+      const err = new ProviderError(PROVIDER, `server error: ${this.redact(what).slice(0, 300)}`, isRetryableServerError(msg.error ?? ''));
+      if (id === undefined) return this.fatal(err); // about the socket: every context is affected
+      const ctx = this.contexts.get(id);
+      if (ctx) {
+        this.contexts.delete(id);
+        ctx.fail(err);
+      }
+      return; // about a context nobody listens to any more: nothing to do
+    }
+    // Untagged audio cannot be attributed; audio for a context that was closed (barge-in) is dropped here.
+    const ctx = id === undefined ? undefined : this.contexts.get(id);
+    if (!ctx) return;
+    if (hasAudio) ctx.audio(Buffer.from(msg.audio as string, 'base64'));
+    else ctx.rearm();
+    if (final) {
+      this.contexts.delete(ctx.id);
+      ctx.finish();
+    }
+  }
 }
 
 /** HTTP statuses worth retrying elsewhere: timeouts, rate limits, server-side failures. */
