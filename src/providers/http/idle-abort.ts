@@ -1,4 +1,13 @@
 /**
+ * Abort reasons, made once: `abort()` without a reason builds a DOMException, stack trace included, and
+ * dispose() aborts at the end of every request. Still AbortErrors, as fetch and body readers would see
+ * from a plain abort(); the users here tell aborts apart by `caller.aborted` / `timedOut`, never the reason.
+ */
+const CALLER_ABORTED = new DOMException('the caller aborted', 'AbortError');
+const EXCHANGE_ENDED = new DOMException('exchange ended', 'AbortError');
+const IDLE_TIMEOUT = new DOMException('no data within the idle deadline', 'AbortError');
+
+/**
  * An AbortSignal for one streamed HTTP exchange: it follows the caller's signal, and fires by
  * itself when the server stays silent for `idleMs` (re-armed on every piece of data), so an
  * accepted-but-stalled stream cannot hang a call.
@@ -7,7 +16,7 @@ export class IdleAbort {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private expired = false;
-  private readonly onCallerAbort = (): void => this.controller.abort();
+  private readonly onCallerAbort = (): void => this.controller.abort(CALLER_ABORTED);
 
   constructor(
     private readonly caller: AbortSignal,
@@ -31,7 +40,7 @@ export class IdleAbort {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.expired = true;
-      this.controller.abort();
+      this.controller.abort(IDLE_TIMEOUT);
     }, this.idleMs);
   }
 
@@ -44,6 +53,6 @@ export class IdleAbort {
   dispose(abort = true): void {
     clearTimeout(this.timer);
     this.caller.removeEventListener('abort', this.onCallerAbort);
-    if (abort) this.controller.abort();
+    if (abort) this.controller.abort(EXCHANGE_ENDED);
   }
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { WebSocketServer } from 'ws';
 import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramScript } from '../../../test/fakes/deepgram-server.js';
 import { audioFrame, type AudioFrame } from '../../audio/frame.js';
 import { ProviderError, type TranscriptEvent } from '../types.js';
@@ -204,6 +207,90 @@ describe('DeepgramStt', () => {
     }
     const events = await collect(stt.transcribe(audio(), { signal: ac.signal }));
     assert.equal(events.filter((e) => e.kind === 'final').length, 0);
+  });
+
+  it('abort while the audio source is stalled returns at once without a final, and sends no later audio', async () => {
+    // A long Finalize wait: the utterance must end on the abort itself, not on a timeout.
+    const { fake, stt } = await setup({ utterances: [{ finals: ['never'] }] }, { finalizeTimeoutMs: 10_000 });
+    const ac = new AbortController();
+    let stalled!: () => void;
+    const isStalled = new Promise<void>((r) => (stalled = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    async function* audio(): AsyncGenerator<AudioFrame> {
+      yield* frames(3);
+      stalled(); // the provider has taken (and sent to its batch) all three frames
+      await released;
+      yield* frames(10); // arrives only after the abort
+    }
+    const run = collect(stt.transcribe(audio(), { signal: ac.signal }));
+    await isStalled;
+    const t0 = Date.now();
+    ac.abort();
+    const events = await run;
+    assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms after abort`);
+    assert.equal(events.filter((e) => e.kind === 'final').length, 0);
+    // The abandoned utterance's audio is flushed and finalized; the frames the source yields later never go out.
+    await eventually(() => fake.received.messageTypes.includes('Finalize'), 'the Finalize of the aborted utterance');
+    assert.equal(fake.received.audioBytes, 3 * 160 * 2);
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fake.received.audioBytes, 3 * 160 * 2);
+    // The socket is still good for the next utterance.
+    const next = await collect(stt.transcribe(frames(2), { signal }));
+    assert.equal(next.filter((e) => e.kind === 'final').length, 1);
+    assert.equal(fake.received.connections, 1);
+  });
+
+  it('fails at once when the socket drops while the audio source is stalled', async () => {
+    const { stt } = await setup({ dropAfterAudioMessages: 1 });
+    async function* audio(): AsyncGenerator<AudioFrame> {
+      yield* frames(5); // exactly one 100 ms message, which the fake answers by dropping the connection
+      await new Promise(() => undefined); // then the caller's audio never comes
+    }
+    const err = await rejection(collect(stt.transcribe(audio(), { signal })));
+    assert.equal(err.retryable, true);
+  });
+
+  it('sends every sample in order while it reuses its 100 ms message buffers', async () => {
+    // A bare server that keeps the bytes (the fake only counts them) and answers Finalize at once.
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http });
+    const messages: Buffer[] = [];
+    wss.on('connection', (ws) => {
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) return void messages.push(Buffer.from(data));
+        const type = (JSON.parse(data.toString()) as { type?: string }).type;
+        if (type === 'Finalize') {
+          ws.send(JSON.stringify({ type: 'Results', start: 0, duration: 1e6, is_final: true, from_finalize: true, channel: { alternatives: [{ transcript: '' }] } }));
+        } else if (type === 'CloseStream') ws.close(1000);
+      });
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const stt = new DeepgramStt({ apiKey: KEY, baseUrl: `ws://127.0.0.1:${(http.address() as AddressInfo).port}` });
+    try {
+      const sent: Int16Array[] = [];
+      async function* recorded(count: number, first: number): AsyncGenerator<AudioFrame> {
+        for (let i = first; i < first + count; i++) {
+          const samples = new Int16Array(160).map((_, j) => i * 160 + j - 16000);
+          sent.push(samples);
+          yield audioFrame(samples, 8000);
+          if (i % 7 === 0) await new Promise((r) => setImmediate(r)); // let some sends complete mid-utterance
+        }
+      }
+      await collect(stt.transcribe(recorded(23, 0), { signal })); // 4 full messages and a partial one
+      await collect(stt.transcribe(recorded(12, 23), { signal })); // 2 full, 1 partial
+      await eventually(() => messages.reduce((n, m) => n + m.length, 0) === 35 * 320, 'all audio bytes');
+      assert.deepEqual(messages.map((m) => m.length), [1600, 1600, 1600, 1600, 960, 1600, 1600, 640]);
+      const got = Buffer.concat(messages);
+      const want = Buffer.concat(sent.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength)));
+      assert.ok(got.equals(want), 'the bytes Deepgram got differ from the frames sent');
+    } finally {
+      await stt.close();
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await new Promise<void>((r) => http.close(() => r()));
+    }
   });
 
   it('sends CloseStream on close and is idempotent', async () => {

@@ -97,6 +97,9 @@ interface SocketListener {
   onDrop(err: ProviderError): void;
 }
 
+/** Pooled 100 ms message buffers kept per socket; more are only needed while the socket is backed up. */
+const MAX_SPARE_BATCHES = 4;
+
 /** One open Deepgram stream. */
 class LiveSocket {
   /** Seconds of audio sent on this socket (Deepgram's result timestamps count the same way). */
@@ -105,9 +108,20 @@ class LiveSocket {
   /** Set once the socket is unusable. */
   dead: ProviderError | undefined;
   private audioSinceTick = false;
+  /** Samples per audio message (100 ms at the socket's rate). */
+  private readonly batchSamples: number;
+  /** The message being filled; `batchLen` samples of it are pending. */
   private batch: Int16Array | undefined;
   private batchLen = 0;
-  private batchRateHz = 0;
+  /** Message buffers free for reuse: ws has written (or given up on) everything sent from them. */
+  private readonly spare: Int16Array[] = [];
+  /** Buffers handed to ws.send(), oldest first; ws completes sends in order. */
+  private readonly inFlight: Int16Array[] = [];
+  /** One callback for every audio send (no closure per message): the oldest buffer in flight is free again. */
+  private readonly onAudioSent = (): void => {
+    const done = this.inFlight.shift();
+    if (done !== undefined && this.spare.length < MAX_SPARE_BATCHES) this.spare.push(done);
+  };
   private readonly timer: NodeJS.Timeout;
   private readonly closed: Promise<void>;
 
@@ -117,6 +131,7 @@ class LiveSocket {
     keepAliveMs: number,
     redact: (s: string) => string,
   ) {
+    this.batchSamples = Math.max(1, Math.round((sampleRateHz * AUDIO_BATCH_MS) / 1000));
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return;
@@ -149,30 +164,43 @@ class LiveSocket {
    * Audio goes out in ~100 ms messages, not one per 20 ms frame: a WebSocket frame and a system call
    * per frame was the largest cost of a call under load. Finalize/CloseStream flush the batch first,
    * so the end of an utterance reaches Deepgram without delay.
+   *
+   * Per frame this only copies the samples into the pending message buffer. Message buffers are reused
+   * once ws reports their send complete (it may hold a sent buffer for a while, e.g. while compressing).
+   * @param frame audio at this socket's `sampleRateHz` (the caller checks).
    */
   sendAudio(frame: AudioFrame): void {
-    const n = frame.samples.length;
+    const samples = frame.samples;
+    const n = samples.length;
     if (n === 0) return;
-    if (this.batchLen > 0 && frame.sampleRateHz !== this.batchRateHz) this.flushAudio();
-    const cap = Math.max(n, Math.round((frame.sampleRateHz * AUDIO_BATCH_MS) / 1000));
-    if (this.batch === undefined || this.batchLen + n > this.batch.length) {
-      this.flushAudio();
-      // A fresh array per message: the socket may still hold the previous one after send().
-      this.batch = new Int16Array(cap);
-      this.batchRateHz = frame.sampleRateHz;
-    }
-    this.batch.set(frame.samples, this.batchLen);
-    this.batchLen += n;
     this.audioSentSec += n / frame.sampleRateHz;
     this.audioSinceTick = true;
-    if (this.batchLen >= this.batch.length) this.flushAudio();
+    if (n > this.batchSamples) {
+      // Larger than a message (not a 20 ms frame): goes out on its own, straight from the immutable frame.
+      this.flushAudio();
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.send(pcm16ToBytesLE(samples), { binary: true });
+      return;
+    }
+    let batch = this.batch;
+    if (batch !== undefined && this.batchLen + n > batch.length) {
+      this.flushAudio();
+      batch = undefined;
+    }
+    if (batch === undefined) batch = this.batch = this.spare.pop() ?? new Int16Array(this.batchSamples);
+    batch.set(samples, this.batchLen);
+    this.batchLen += n;
+    if (this.batchLen === batch.length) this.flushAudio();
   }
 
   private flushAudio(): void {
-    if (this.batch === undefined || this.batchLen === 0) return;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(pcm16ToBytesLE(this.batch.subarray(0, this.batchLen)), { binary: true });
-    this.batch = undefined;
+    const batch = this.batch;
+    const len = this.batchLen;
+    if (batch === undefined || len === 0) return;
     this.batchLen = 0;
+    if (this.ws.readyState !== WebSocket.OPEN) return; // the socket is gone: drop the audio, keep the buffer
+    this.batch = undefined;
+    this.inFlight.push(batch);
+    this.ws.send(pcm16ToBytesLE(len === batch.length ? batch : batch.subarray(0, len)), { binary: true }, this.onAudioSent);
   }
 
   sendControl(type: 'Finalize' | 'CloseStream'): void {
@@ -280,6 +308,8 @@ export class DeepgramStt implements SttProvider {
       const ws = new WebSocket(url, {
         headers: { Authorization: `Token ${this.options.apiKey}` },
         handshakeTimeout: this.connectTimeoutMs,
+        // PCM does not compress: deflating every audio message would only cost CPU.
+        perMessageDeflate: false,
       });
       let settled = false;
       const onAbort = (): void => fail(new ProviderError(PROVIDER, 'connect aborted', true));
@@ -315,12 +345,15 @@ export class DeepgramStt implements SttProvider {
     });
   }
 
-  /** Streams one utterance; emits partials and, unless aborted, one final. */
+  /**
+   * Streams one utterance; emits partials and, unless aborted, one final.
+   *
+   * The per-frame path is `await frames.next()` and a copy into the pending audio message: no promise
+   * race per frame. Abort and a dropped socket are raced once per utterance against the whole stream
+   * instead, so either still ends the utterance at once while the audio source is stalled; the stream
+   * loop, when the source finally answers, sees `stopped` and leaves without touching the socket.
+   */
   private async runUtterance(audio: AsyncIterable<AudioFrame>, signal: AbortSignal, emit: (ev: TranscriptEvent) => void): Promise<void> {
-    const aborted = new Promise<'aborted'>((resolve) => {
-      if (signal.aborted) resolve('aborted');
-      else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-    });
     let socket: LiveSocket | undefined;
     let startSec = 0;
     const finals: string[] = [];
@@ -328,7 +361,19 @@ export class DeepgramStt implements SttProvider {
     let lastPartial = '';
     let dropped: ProviderError | undefined;
     let flushed: (() => void) | undefined; // resolves the Finalize wait
-    let wakeDrop: (() => void) | undefined;
+    /** Set once the utterance is over (aborted, dropped or done): the stream loop must stop touching anything. */
+    let stopped = false;
+    let stoppedBy: 'aborted' | 'dropped' | undefined;
+    let interrupt: (why: 'aborted' | 'dropped') => void = () => undefined;
+    const interrupted = new Promise<void>((resolve) => {
+      interrupt = (why) => {
+        if (stopped) return;
+        stopped = true;
+        stoppedBy = why;
+        resolve();
+      };
+    });
+    const onAbort = (): void => interrupt('aborted');
     const listener: SocketListener = {
       onResults(r) {
         const end = (r.start ?? Number.POSITIVE_INFINITY) + (r.duration ?? 0);
@@ -351,53 +396,59 @@ export class DeepgramStt implements SttProvider {
       },
       onDrop(err) {
         dropped = err;
-        wakeDrop?.();
+        interrupt('dropped');
       },
     };
-    const dropPromise = new Promise<'dropped'>((resolve) => (wakeDrop = () => resolve('dropped')));
     const frames = audio[Symbol.asyncIterator]();
-    try {
+    /** The utterance itself; every `stopped` check follows an await, since only then can it have changed. */
+    const stream = async (): Promise<void> => {
       for (;;) {
-        const pending = frames.next();
-        pending.catch(() => undefined); // if abort wins the race, a late rejection must not go unhandled
-        const next = await Promise.race([pending, aborted, dropPromise]);
-        if (next === 'aborted') return;
-        if (next === 'dropped') throw dropped;
-        if (next.done) break;
+        const next = await frames.next();
+        if (stopped) return;
+        if (next.done === true) break;
         const frame = next.value;
-        if (socket && frame.sampleRateHz !== socket.sampleRateHz) {
-          throw new ProviderError(PROVIDER, `sample rate changed mid-utterance (${socket.sampleRateHz} → ${frame.sampleRateHz} Hz)`, false);
-        }
-        if (!socket) {
-          const s = await Promise.race([this.acquire(frame.sampleRateHz, signal), aborted]);
-          if (s === 'aborted') return;
+        if (socket === undefined) {
+          const s = await this.acquire(frame.sampleRateHz, signal);
+          if (stopped) return; // the socket stays with the provider for the next utterance
           socket = s;
           startSec = s.audioSentSec;
           s.listener = listener;
+        } else if (frame.sampleRateHz !== socket.sampleRateHz) {
+          throw new ProviderError(PROVIDER, `sample rate changed mid-utterance (${socket.sampleRateHz} → ${frame.sampleRateHz} Hz)`, false);
         }
         socket.sendAudio(frame);
       }
-      if (!socket) {
+      if (socket === undefined) {
         emit({ kind: 'final', text: '' }); // no audio: nothing to ask Deepgram
         return;
       }
-      const confirmed = new Promise<'flushed'>((resolve) => (flushed = () => resolve('flushed')));
+      const confirmed = new Promise<void>((resolve) => (flushed = resolve));
       socket.sendControl('Finalize');
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.finalizeTimeoutMs)));
-      const outcome = await Promise.race([confirmed, timeout, aborted, dropPromise]);
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.finalizeTimeoutMs)));
+      await Promise.race([confirmed, timeout, interrupted]);
       clearTimeout(timer);
-      if (outcome === 'aborted') return;
-      if (outcome === 'dropped') throw dropped;
+      if (stopped) return;
       const text = finals.join(' ');
       emit(finals.length > 0 ? { kind: 'final', text, confidence: confidenceSum / finals.length } : { kind: 'final', text });
+    };
+    if (signal.aborted) interrupt('aborted');
+    else signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      // The only race of the utterance. A stream still parked on the audio source after abort or a drop
+      // settles later unobserved; its promise is handled here, so a late rejection is not unhandled.
+      if (!stopped) await Promise.race([stream(), interrupted]);
+      if (stoppedBy === 'dropped') throw dropped;
     } finally {
+      stopped = true;
+      signal.removeEventListener('abort', onAbort);
       if (socket) {
         // An abandoned utterance still flushes Deepgram's buffer; its late results are filtered by timestamp.
         if (signal.aborted) socket.sendControl('Finalize');
         if (socket.listener === listener) socket.listener = undefined;
         if (socket.dead && this.socket === socket) this.socket = undefined;
       }
+      // Don't wait for a source blocked in next(); just tell it we're done.
       if (signal.aborted) void Promise.resolve(frames.return?.()).catch(() => undefined);
     }
   }

@@ -1,5 +1,12 @@
 import { ProviderError, type TranscriptEvent } from '../types.js';
 
+/**
+ * Abort reason when an utterance's work is stopped (it finished, the consumer left, or close()). Made once:
+ * `abort()` without a reason builds a DOMException, stack trace included, on every utterance. Still an
+ * AbortError, so anything that tells aborts apart by name keeps working; nothing here reads the reason.
+ */
+const UTTERANCE_STOPPED = new DOMException('utterance stopped', 'AbortError');
+
 /** The utterance a provider is transcribing: stop it, and wait until it has wound down. */
 export interface UtteranceRun {
   readonly stop: AbortController;
@@ -58,7 +65,7 @@ export async function* pumpUtterance(
     }
     if (failure !== undefined && !signal.aborted) throw failure;
   } finally {
-    stop.abort();
+    stop.abort(UTTERANCE_STOPPED);
     await done;
   }
 }
@@ -67,6 +74,6 @@ export async function* pumpUtterance(
 export async function stopUtterance(slot: UtteranceSlot): Promise<void> {
   const running = slot.current;
   if (!running) return;
-  running.stop.abort();
+  running.stop.abort(UTTERANCE_STOPPED);
   await running.done;
 }
