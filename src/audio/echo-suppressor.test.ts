@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { TurnTaking } from '../pipeline/turn-taking.js';
 import { EchoSuppressor } from './echo-suppressor.js';
-import { agentSpeech, callerSpeech, callEvents, gainDb, simulateSpeakerphone, type AgentAudio, type SpeakerphoneCall, type SpeakerphoneOptions } from './echo-test-support.js';
+import { agentSpeech, callerSpeech, callEvents, gainDb, seededRandom, simulateSpeakerphone, type AgentAudio, type SpeakerphoneCall, type SpeakerphoneOptions } from './echo-test-support.js';
 import { EnergyVad } from './energy-vad.js';
 
 const FRAME_MS = 20;
@@ -270,6 +270,172 @@ describe('EchoSuppressor on a speakerphone call', () => {
     );
   });
 
+  // A caller track: utterances placed at wall times (the first one's time is where the track starts).
+  const callerTrack = (rate: number, parts: readonly (readonly [Int16Array, number])[]): { samples: Int16Array; startMs: number; endMs: number } => {
+    const startMs = parts[0]![1];
+    const endMs = Math.max(...parts.map(([s, at]) => at + (s.length * 1000) / rate));
+    const samples = new Int16Array(Math.round(((endMs - startMs) * rate) / 1000));
+    for (const [s, at] of parts) samples.set(s, Math.round(((at - startMs) * rate) / 1000));
+    return { samples, startMs, endMs };
+  };
+
+  it('with no agent audio in the echo window, frames come out bit for bit, however the output is taken', () => {
+    const { agent, callers } = speech[8000]!;
+    // A turn with echo (the delay gets locked), 10 s in which the caller talks twice, another turn.
+    const firstEndMs = 1000 + (agent[0]!.samples.length * 1000) / 8000;
+    const secondAtMs = firstEndMs + 10_000;
+    const caller = callerTrack(8000, [
+      [callers[0]![1], firstEndMs + 1000],
+      [callers[2]![1], firstEndMs + 7000],
+    ]);
+    const c = call(8000, {
+      agent: [
+        { samples: agent[0]!.samples, queuedAtMs: 1000 },
+        { samples: agent[1]!.samples, queuedAtMs: secondAtMs },
+      ],
+      echo: { delayMs: 300, attenuationDb: 6, coloured: true },
+      caller,
+    });
+    // Before the first turn is sent, and from 1.5 s after it stopped playing (window and echo tail over)
+    // until the second is sent.
+    const idle = (atMs: number): boolean => atMs < 1000 || (atMs > firstEndMs + 1500 && atMs < secondAtMs);
+    for (const mode of ['own buffer', 'out', 'in place'] as const) {
+      const suppressor = new EchoSuppressor({ sampleRateHz: 8000 });
+      const out = new Int16Array(160);
+      let idleFrames = 0;
+      let callerFrames = 0;
+      let changed = 0;
+      for (const ev of callEvents(c)) {
+        if (ev.kind === 'sent') suppressor.reference(ev.frame.samples, ev.frame.atMs);
+        if (ev.kind !== 'inbound') continue;
+        const { samples, atMs } = ev.frame;
+        const input = samples.slice();
+        out.fill(0x5555);
+        const v = mode === 'own buffer' ? suppressor.process(input, atMs) : mode === 'out' ? suppressor.process(input, atMs, out) : suppressor.process(input, atMs, input);
+        if (!idle(atMs)) {
+          if (v.samples.some((x, i) => x !== samples[i])) changed++;
+          continue;
+        }
+        idleFrames++;
+        if (samples.some((x) => Math.abs(x) > 1000)) callerFrames++;
+        assert.deepEqual(v.samples, samples, `${mode}: frame at ${Math.round(atMs)} ms`);
+        assert.equal(v.echoLikely, false);
+        assert.equal(v.residualRatio, 1);
+      }
+      assert.ok(idleFrames > 450 && callerFrames > 100, `${mode}: ${idleFrames} idle frames, ${callerFrames} with the caller talking`);
+      assert.ok(changed > 100, `${mode}: the echo was suppressed in ${changed} frames`);
+      assert.equal(suppressor.state, 'locked');
+    }
+  });
+
+  it('learns the delay when the agent first talks after a long stretch without agent audio, the caller talking or not', () => {
+    const { agentLong, callers } = speech[8000]!;
+    const agentAtMs = 12_000;
+    const caller = callerTrack(8000, [
+      [callers[0]![1], 800],
+      [callers[1]![1], 6500],
+      [callers[2]![1], 9500],
+    ]);
+    assert.ok(caller.endMs < agentAtMs - 300);
+    for (const callerTalks of [false, true]) {
+      for (const delayMs of DELAYS_MS) {
+        const label = `${delayMs} ms, ${callerTalks ? 'caller talking' : 'line noise only'} for 12 s`;
+        const c = call(8000, {
+          agent: [{ samples: agentLong, queuedAtMs: agentAtMs }],
+          echo: { delayMs, attenuationDb: 12, coloured: true },
+          ...(callerTalks ? { caller } : {}),
+          seed: delayMs,
+        });
+        assert.ok(replay(c).bargeIns.some((t) => t > agentAtMs), `the raw echo should barge in (${label})`);
+        const suppressor = new EchoSuppressor({ sampleRateHz: 8000 });
+        const r = replay(c, suppressor);
+        assert.deepEqual(
+          r.bargeIns.filter((t) => t > agentAtMs),
+          [],
+          `suppressed echo barged in (${label})`,
+        );
+        assert.equal(suppressor.state, 'locked', label);
+        assert.ok(Math.abs(suppressor.delayMs! - delayMs) <= 15, `delay ${suppressor.delayMs} ms (${label})`);
+      }
+    }
+  });
+
+  it('keeps the delay through a long pause in which the caller talks, and finds a new one after it', () => {
+    const { agentLong, callers } = speech[8000]!;
+    const firstEndMs = 1000 + (agentLong.length * 1000) / 8000;
+    const secondAtMs = firstEndMs + 12_000;
+    const caller = callerTrack(8000, [
+      [callers[0]![1], firstEndMs + 700],
+      [callers[1]![1], firstEndMs + 6500],
+      [callers[2]![1], firstEndMs + 9500],
+    ]);
+    assert.ok(caller.endMs < secondAtMs - 300);
+    const agent = [
+      { samples: agentLong, queuedAtMs: 1000 },
+      { samples: agentLong, queuedAtMs: secondAtMs },
+    ];
+    const first = { delayMs: 150, attenuationDb: 12, coloured: true };
+    // Same path: the second turn is suppressed from its first syllable.
+    const same = call(8000, { agent, echo: first, caller });
+    assert.ok(replay(same).bargeIns.some((t) => t > secondAtMs), 'the raw echo interrupts the second turn');
+    const suppressor = new EchoSuppressor({ sampleRateHz: 8000 });
+    const r = replay(same, suppressor);
+    assert.deepEqual(
+      r.bargeIns.filter((t) => t > secondAtMs),
+      [],
+    );
+    assert.equal(suppressor.delayMs !== undefined && Math.abs(suppressor.delayMs - 150) <= 15, true, `delay ${suppressor.delayMs}`);
+    // The path changed during the pause: found again within the first second of the second turn.
+    const moved = call(8000, { agent, echo: first, caller, laterEcho: { fromMs: firstEndMs + 3000, path: { delayMs: 280, attenuationDb: 12, coloured: true } } });
+    const again = new EchoSuppressor({ sampleRateHz: 8000 });
+    const m = replay(moved, again);
+    assert.equal(again.delayMs !== undefined && Math.abs(again.delayMs - 280) <= 15, true, `delay ${again.delayMs}`);
+    // Until it is, the moved echo can interrupt once; never after the first second of the turn.
+    assert.deepEqual(
+      m.bargeIns.filter((t) => t > secondAtMs + 1000),
+      [],
+      `barge-ins at ${m.bargeIns.map(Math.round).join(', ')}`,
+    );
+  });
+
+  it('a caller who starts right after the agent stops, its echo still in the window, barges in as before', () => {
+    const { agentLong, callers } = speech[8000]!;
+    // The agent stops mid-word (a barge-in elsewhere, or the end of a clipped reply): loud echo up to the end.
+    let cut = 0;
+    for (let i = 3 * 8000; cut === 0; i += 160) {
+      let sum = 0;
+      for (let j = i; j < i + 160; j++) sum += agentLong[j]! * agentLong[j]!;
+      if (10 * Math.log10(sum / 160 / 32768 ** 2) > -22) cut = i + 160;
+    }
+    const agent = [{ samples: agentLong.subarray(0, cut), queuedAtMs: 1000 }];
+    const endMs = 1000 + cut / 8;
+    for (const delayMs of DELAYS_MS) {
+      for (const attenuationDb of [6, 12]) {
+        const echo = { delayMs, attenuationDb, coloured: true };
+        // Without the caller: what comes back after the agent stopped is still taken out.
+        const tail = replay(call(8000, { agent, echo }), new EchoSuppressor({ sampleRateHz: 8000 }), { measureFromMs: endMs, measureToMs: endMs + delayMs + 100 });
+        assert.deepEqual(tail.bargeIns, [], `${delayMs} ms / ${attenuationDb} dB: the echo barged in`);
+        assert.ok(lossDb(tail) > 6, `${delayMs} ms / ${attenuationDb} dB: the echo after the agent stopped lost only ${lossDb(tail).toFixed(1)} dB`);
+        for (const afterMs of [0, 150, 300]) {
+          for (const [text, caller] of speech[8000]!.callers) {
+            const label = `"${text}" ${afterMs} ms after the agent stopped, ${delayMs} ms / ${attenuationDb} dB echo`;
+            const c = call(8000, { agent, echo, caller: { samples: caller, startMs: endMs + afterMs } });
+            const onset = c.callerOnsetMs!;
+            const baseline = replay(call(8000, { agent, caller: { samples: caller, startMs: endMs + afterMs } })).bargeIns.find((t) => t >= onset)! - onset;
+            const r = replay(c, new EchoSuppressor({ sampleRateHz: 8000 }));
+            assert.deepEqual(
+              r.bargeIns.filter((t) => t < onset),
+              [],
+              `barge-in before the caller spoke: ${label}`,
+            );
+            const first = r.bargeIns.find((t) => t >= onset);
+            assert.ok(first !== undefined && first - onset <= 300 && first - onset <= baseline + 120, `barge-in ${first === undefined ? 'never' : Math.round(first - onset)} ms after onset (${Math.round(baseline)} without echo): ${label}`);
+          }
+        }
+      }
+    }
+  });
+
   it('works at 16 kHz: echo suppressed, caller still barges in', () => {
     const [, caller] = speech[16000]!.callers[1]!;
     for (const delayMs of DELAYS_MS) {
@@ -280,6 +446,110 @@ describe('EchoSuppressor on a speakerphone call', () => {
       const r = replay(both, new EchoSuppressor({ sampleRateHz: 16000 }));
       const first = r.bargeIns.find((t) => t >= both.callerOnsetMs!);
       assert.ok(first !== undefined && first - both.callerOnsetMs! <= 220, `${delayMs} ms: barge-ins ${r.bargeIns.map(Math.round).join(', ')}`);
+    }
+  });
+});
+
+/**
+ * A conversation made of integer arithmetic and a seeded generator only (no TTS, codec or pacer), so that its
+ * audio is the same on every machine: noise-burst "syllables" for the agent and the caller, the agent's echo
+ * `delayMs` later through a short smearing filter (from `echoFromMs` on), line noise that gets 12 dB louder
+ * during the caller's long turn, inbound jitter, and a caller who starts right as the agent stops. Returns the
+ * events in time order.
+ */
+function syntheticConversation(rate: number, delayMs: number, echoFromMs = 0): { kind: 'sent' | 'inbound'; samples: Int16Array; atMs: number }[] {
+  const rand = seededRandom(rate + delayMs + echoFromMs);
+  const frame = (rate * FRAME_MS) / 1000;
+  const durationMs = 30_000;
+  const length = (durationMs * rate) / 1000;
+  const bursts = (into: Float64Array, fromMs: number, toMs: number, level: number): void => {
+    for (let t = Math.round((fromMs * rate) / 1000); t < Math.round((toMs * rate) / 1000); ) {
+      const len = Math.round(((80 + rand() * 200) * rate) / 1000);
+      const amp = level * (0.25 + rand());
+      for (let i = 0; i < len && t + i < into.length; i++) into[t + i] = Math.round(amp * (rand() * 2 - 1));
+      t += len + Math.round(((20 + rand() * 150) * rate) / 1000);
+    }
+  };
+  // Agent turns (wall ms); each is sent 60 ms ahead of playing, frame by frame.
+  const turns: [number, number][] = [
+    [1000, 5020],
+    [6000, 7020],
+    [19_000, 23_020],
+    [27_000, 28_000],
+  ];
+  const agent = new Float64Array(length);
+  for (const [from, to] of turns) bursts(agent, from, to - 40, 9000);
+  const caller = new Float64Array(length);
+  bursts(caller, 7060, 8200, 5000); // right after the second turn, its echo still coming back
+  bursts(caller, 10_000, 17_500, 7000); // a long turn while the agent is silent
+  bursts(caller, 24_000, 26_000, 4000);
+  const d = Math.round((delayMs * rate) / 1000);
+  const echoFrom = Math.round((echoFromMs * rate) / 1000);
+  const events: { kind: 'sent' | 'inbound'; samples: Int16Array; atMs: number }[] = [];
+  for (const [from, to] of turns) {
+    for (let ms = from; ms < to; ms += FRAME_MS) {
+      const at = (ms * rate) / 1000;
+      events.push({ kind: 'sent', samples: Int16Array.from(agent.subarray(at, at + frame)), atMs: Math.max(from, ms - 60) });
+    }
+  }
+  let lastArrival = 0;
+  for (let f = 0; f + frame <= length; f += frame) {
+    const samples = new Int16Array(frame);
+    for (let i = 0; i < frame; i++) {
+      const t = f + i;
+      const e = t >= d + 2 && t >= echoFrom ? (agent[t - d]! + agent[t - d - 1]! * 0.5 + agent[t - d - 2]! * 0.25) * 0.18 : 0;
+      const noise = (t > (12_000 * rate) / 1000 ? 240 : 60) * (rand() * 2 - 1);
+      const v = Math.round(e + caller[t]! + noise);
+      samples[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    }
+    lastArrival = Math.max(lastArrival, ((f + frame) * 1000) / rate + rand() * 9);
+    events.push({ kind: 'inbound', samples, atMs: lastArrival });
+  }
+  return events.sort((a, b) => a.atMs - b.atMs || (a.kind === 'sent' ? -1 : 1));
+}
+
+/** FNV-1a over every output sample, echoLikely and the bits of residualRatio. */
+function gateFingerprint(rate: number, delayMs: number, echoFromMs?: number): string {
+  const suppressor = new EchoSuppressor({ sampleRateHz: rate });
+  let h = 0x811c9dc5;
+  const mix = (x: number): void => {
+    h = Math.imul(h ^ (x & 0xffff), 0x01000193) >>> 0;
+    h = Math.imul(h ^ (x >>> 16), 0x01000193) >>> 0;
+  };
+  const ratio = new Float64Array(1);
+  const ratioWords = new Uint32Array(ratio.buffer);
+  for (const ev of syntheticConversation(rate, delayMs, echoFromMs)) {
+    if (ev.kind === 'sent') {
+      suppressor.reference(ev.samples, ev.atMs);
+      continue;
+    }
+    const v = suppressor.process(ev.samples, ev.atMs);
+    for (const x of v.samples) mix(x);
+    mix(v.echoLikely ? 1 : 0);
+    ratio[0] = v.residualRatio;
+    mix(ratioWords[0]!);
+    mix(ratioWords[1]!);
+  }
+  return `${h.toString(16)} ${JSON.stringify(suppressor.stats())}`;
+}
+
+describe('EchoSuppressor output, pinned', () => {
+  it('is sample for sample what it was before frames without agent audio took the short path', () => {
+    // Fingerprints of every output sample and verdict on the synthetic conversations above (agent turns,
+    // long stretches of the caller alone, the noise floor moving, echo appearing mid-call), recorded with
+    // the gate as it was before the idle fast path. A deliberate change to what the gate does updates them.
+    const expected: [rate: number, delayMs: number, echoFromMs: number | undefined, fingerprint: string][] = [
+      [8000, 60, undefined, '40b1a944 {"state":"locked","delayMs":65,"echoReturnLossDb":15.5,"correlation":0.9}'],
+      [8000, 200, undefined, '46eb1ef9 {"state":"locked","delayMs":200,"echoReturnLossDb":14.8,"correlation":0.992}'],
+      [8000, 390, undefined, 'b89b63ae {"state":"locked","delayMs":390,"echoReturnLossDb":14.9,"correlation":0.985}'],
+      [8000, 150, 18_000, '7102d3d {"state":"locked","delayMs":150,"echoReturnLossDb":19.4,"correlation":0.542}'],
+      [16000, 60, undefined, '400fd62f {"state":"locked","delayMs":60,"echoReturnLossDb":14.8,"correlation":0.99}'],
+      [16000, 200, undefined, '579ed28b {"state":"locked","delayMs":200,"echoReturnLossDb":15.9,"correlation":0.876}'],
+      [16000, 390, undefined, '8f7f0952 {"state":"locked","delayMs":390,"echoReturnLossDb":15,"correlation":0.971}'],
+      [16000, 150, 18_000, '29a722df {"state":"no_echo","delayMs":null,"echoReturnLossDb":null,"correlation":null}'],
+    ];
+    for (const [rate, delayMs, echoFromMs, fingerprint] of expected) {
+      assert.equal(gateFingerprint(rate, delayMs, echoFromMs), fingerprint, `${rate} Hz, ${delayMs} ms${echoFromMs ? `, echo from ${echoFromMs} ms` : ''}`);
     }
   });
 });

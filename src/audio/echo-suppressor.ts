@@ -38,9 +38,13 @@
  * line the suppressor lets go within about half a second, and says `no_echo`. It keeps watching (at a
  * quarter of the cost) in case the caller switches to speakerphone later.
  *
- * Cost: per 20 ms frame, four blocks × (maxDelayMs / 5 + 1) lag updates, plus an O(lags) search every
- * 50 ms. No allocation after construction (the output buffer is reallocated only if the frame length
- * changes).
+ * Cost: per 20 ms frame with agent audio in the window, four blocks × (maxDelayMs / 5 + 1) lag updates,
+ * plus an O(lags) search every 50 ms. Most frames of a call have no agent audio in the window (the caller's
+ * turns, pauses): once the echo predicted from earlier audio has died away to nothing, such a frame is
+ * copied through and only what must stay in step is kept (the inbound clock, the block energies that feed
+ * the noise floor and the 10 ms envelope, the hold's decay, the ring's zeroing); the result is exactly what
+ * the full path would give. No allocation after construction (the output buffer and a small per-block
+ * scratch array are reallocated only when the frame length changes).
  */
 
 /** Analysis block: the resolution of the delay estimate and of the gate. */
@@ -89,6 +93,12 @@ const TALK_HOLD_BLOCKS = 40;
 const GAIN_ONE_Q23 = 1 << 23;
 /** Reference time origin is this far before the first call, so block indices stay positive. */
 const ORIGIN_MARGIN_MS = 5_000;
+/**
+ * A decaying hold (reference amplitude) below this is zero. Far below anything audible at any plausible echo
+ * gain, and it keeps the hold out of the subnormal range, where every multiply is several times slower (left
+ * alone, the decay would stop at a subnormal fixed point and cost that on every block, for ever).
+ */
+const HOLD_FLUSH = 1e-30;
 
 export interface EchoSuppressorOptions {
   /** Rate of both streams (the transport's): 8000 or 16000; any multiple of 200 works. */
@@ -155,6 +165,13 @@ export class EchoSuppressor {
   readonly #decayAmp: number;
   readonly #aheadLimitSamples: number;
   readonly #samplesPerMs: number;
+  readonly #snapWindowSamples: number;
+  readonly #snapLateSamples: number;
+  /**
+   * Predicted echo energy too small to change anything: `x - weight × echo` rounds to `x` for every
+   * non-silent block (x ≥ 1/block length, weight ≤ max(1, margin)), so the gate's gain is exactly 1.
+   */
+  readonly #negligibleEcho: number;
 
   // Reference ring, indexed by absolute block & (RING_BLOCKS - 1).
   readonly #refSum = new Float64Array(RING_BLOCKS);
@@ -208,6 +225,8 @@ export class EchoSuppressor {
 
   readonly #fitOut = { r: 0, slope: 0 };
   #out: Int16Array = new Int16Array(0);
+  /** Per block of the frame: the gain ramp's start (Q23; -1 when the block is left as it is) and step. */
+  #ramps = new Float64Array(0);
   readonly #verdict: { samples: Int16Array; echoLikely: boolean; residualRatio: number } = {
     samples: new Int16Array(0),
     echoLikely: false,
@@ -230,6 +249,9 @@ export class EchoSuppressor {
     this.#lockCorrelation = o.lockCorrelation;
     this.#decayAmp = 10 ** (-(o.tailDecayDbPer10Ms * BLOCK_MS) / 10 / 20);
     this.#aheadLimitSamples = (RING_BLOCKS - this.#numLags - 4 * SMEAR_BLOCKS) * this.#blk;
+    this.#snapWindowSamples = SNAP_WINDOW_MS * this.#samplesPerMs;
+    this.#snapLateSamples = SNAP_LATE_MS * this.#samplesPerMs;
+    this.#negligibleEcho = 2 ** -56 / (this.#blk * Math.max(1, this.#marginEnergy));
     this.#sy = new Float64Array(this.#numLags);
     this.#syy = new Float64Array(this.#numLags);
     this.#sxy = new Float64Array(this.#numLags);
@@ -399,11 +421,9 @@ export class EchoSuppressor {
     }
     const v = this.#verdict;
     v.samples = dst;
-    if (n === 0) {
-      v.echoLikely = false;
-      v.residualRatio = 1;
-      return v;
-    }
+    v.echoLikely = false;
+    v.residualRatio = 1;
+    if (n === 0) return v;
 
     // Inbound clock: position of this frame's first sample.
     const offset = this.#pos(atMs) - (this.#inCount + n);
@@ -413,18 +433,28 @@ export class EchoSuppressor {
     }
     if (offset < this.#snapMin) this.#snapMin = offset;
     this.#snapSamples += n;
-    if (this.#snapSamples >= SNAP_WINDOW_MS * this.#samplesPerMs) {
-      if (this.#snapMin - this.#inAnchor > SNAP_LATE_MS * this.#samplesPerMs) this.#inAnchor = this.#snapMin;
+    if (this.#snapSamples >= this.#snapWindowSamples) {
+      if (this.#snapMin - this.#inAnchor > this.#snapLateSamples) this.#inAnchor = this.#snapMin;
       this.#snapMin = Infinity;
       this.#snapSamples = 0;
     }
     const start = this.#inAnchor + this.#inCount;
     this.#inCount += n;
 
+    if (this.#idle(Math.floor(start / this.#blk + 0.5))) {
+      if (dst !== inbound) dst.set(inbound);
+      this.#passIdle(inbound, start);
+      return v;
+    }
+
     const blk = this.#blk;
+    const blocks = Math.ceil(n / blk);
+    if (this.#ramps.length < 2 * blocks) this.#ramps = new Float64Array(2 * blocks);
+    const ramps = this.#ramps;
+    let changed = 0;
     let totalIn = 0;
     let totalEcho = 0;
-    for (let i = 0; i < n; i += blk) {
+    for (let i = 0, k = 0; i < n; i += blk, k += 2) {
       const end = i + blk < n ? i + blk : n;
       const len = end - i;
       let sum = 0;
@@ -452,11 +482,29 @@ export class EchoSuppressor {
       const floor = x < this.#noise ? x : this.#noise;
       const target = residual > floor ? residual : floor;
       const g = x > 0 ? Math.sqrt(target / x) : 1;
-      this.#applyGain(inbound, dst, i, end, g);
+      if (this.#planGain(g, len, ramps, k)) changed++;
       totalIn += sum;
       totalEcho += (x - residual < x ? x - residual : x) * len;
       // Noise floor: follows quieter blocks at once, rises slowly.
       this.#noise = x < this.#noise ? (x > MIN_NOISE_ENERGY ? x : MIN_NOISE_ENERGY) : this.#noise * NOISE_RISE_PER_BLOCK;
+    }
+    // Blocks left as they are are copied (all at once, when there are any), the others scaled from the input.
+    let src = inbound;
+    if (dst !== inbound && changed < blocks) {
+      dst.set(inbound);
+      src = dst;
+    }
+    if (changed > 0) {
+      for (let i = 0, k = 0; i < n; i += blk, k += 2) {
+        if (ramps[k]! < 0) continue;
+        let acc = ramps[k]!;
+        const step = ramps[k + 1]!;
+        const end = i + blk < n ? i + blk : n;
+        for (let j = i; j < end; j++) {
+          acc += step;
+          dst[j] = (src[j]! * (acc >> 8) + 16384) >> 15;
+        }
+      }
     }
     const ratio = totalIn > 0 ? 1 - totalEcho / totalIn : 1;
     v.residualRatio = ratio;
@@ -464,22 +512,86 @@ export class EchoSuppressor {
     return v;
   }
 
-  /** Scales samples [from, to) with the gain moving linearly from the previous block's to `g`. */
-  #applyGain(src: Int16Array, dst: Int16Array, from: number, to: number, g: number): void {
+  /**
+   * Whether the frame whose first block is `ib` can pass through untouched, with the result the full path
+   * would give: no audible agent audio anywhere in the search window of any of its blocks (the same test the
+   * prediction and the learning use), the echo still held from earlier audio too small to matter, and the
+   * gain ramp at rest. Such a frame predicts nothing and learns nothing.
+   */
+  #idle(ib: number): boolean {
+    const edge = ib - this.#numLags - SMEAR_BLOCKS;
+    // Agent audio in the window, or sent ahead of it; or the ring no longer reaches back over the window
+    // (the full path handles that rare case).
+    if (this.#lastActive > edge || this.#validEnd - RING_BLOCKS > edge || this.#lastGain !== 1) return false;
+    if (this.#state === 'no_echo') return true;
+    // The hold only decays from here on, so the first block's bound holds for the whole frame.
+    const predicted = this.#hold * (this.#state === 'locked' ? this.#gain : this.#initialGainAmp);
+    return predicted * predicted <= this.#negligibleEcho;
+  }
+
+  /**
+   * An idle frame (see {@link #idle}), already copied to the output: keeps in step what later frames depend
+   * on, exactly as the full path would leave it.
+   */
+  #passIdle(inbound: Int16Array, start: number): void {
+    const n = inbound.length;
+    const blk = this.#blk;
+    const decay = this.#decayAmp;
+    let hold = this.#state === 'no_echo' ? 0 : this.#hold;
+    let noise = this.#noise;
+    let x = 0;
+    let blocks = 0;
+    let last = 0;
+    for (let i = 0; i < n; i += blk) {
+      const end = i + blk < n ? i + blk : n;
+      let sum = 0;
+      for (let j = i; j < end; j++) {
+        const s = inbound[j]!;
+        sum += s * s;
+      }
+      x = sum / (end - i);
+      if (!this.#noiseStarted) {
+        this.#noiseStarted = true;
+        noise = x > MIN_NOISE_ENERGY ? x : MIN_NOISE_ENERGY;
+      }
+      noise = x < noise ? (x > MIN_NOISE_ENERGY ? x : MIN_NOISE_ENERGY) : noise * NOISE_RISE_PER_BLOCK;
+      if (hold !== 0) {
+        hold *= decay;
+        if (hold < HOLD_FLUSH) hold = 0;
+      }
+      blocks++;
+      last = i;
+    }
+    this.#noise = noise;
+    // The 10 ms envelope of the first block learnt from, when agent audio comes back, needs this one.
+    this.#prevX = x;
+    this.#hold = hold;
+    this.#talkBlocks = this.#talkBlocks > blocks ? this.#talkBlocks - blocks : 0;
+    const ib = Math.floor((start + last) / blk + 0.5);
+    if (this.#validEnd < ib + SMEAR_BLOCKS + 1) this.#extendTo(ib + SMEAR_BLOCKS + 1);
+  }
+
+  /**
+   * Plans the gain of a block of `len` samples, moving linearly from the previous block's to `g`, into
+   * `ramps[k]` (start, Q23) and `ramps[k + 1]` (step per sample). Returns false, with a start of -1, when the
+   * ramp rounds to unity everywhere: then it would change no sample.
+   */
+  #planGain(g: number, len: number, ramps: Float64Array, k: number): boolean {
     const g0 = this.#lastGain;
     this.#lastGain = g;
-    if (g0 === 1 && g === 1) {
-      if (src !== dst) for (let j = from; j < to; j++) dst[j] = src[j]!;
-      return;
-    }
+    ramps[k] = -1;
+    if (g0 === 1 && g === 1) return false;
     // Integer arithmetic: the gain ramps in Q23 and is applied in Q15 with rounding (gains are ≤ 1, so
     // |sample × gain| < 2^30 stays in int32).
-    let acc = Math.round(g0 * GAIN_ONE_Q23);
-    const step = Math.round(((g - g0) * GAIN_ONE_Q23) / (to - from));
-    for (let j = from; j < to; j++) {
-      acc += step;
-      dst[j] = (src[j]! * (acc >> 8) + 16384) >> 15;
-    }
+    const acc = Math.round(g0 * GAIN_ONE_Q23);
+    const step = Math.round(((g - g0) * GAIN_ONE_Q23) / len);
+    // Q15 unity (acc >> 8 === 2^15) over the whole ramp (acc is monotonic) changes no sample.
+    const first = acc + step;
+    const last = acc + step * len;
+    if ((first < last ? first : last) >= GAIN_ONE_Q23 && (first < last ? last : first) < GAIN_ONE_Q23 + 256) return false;
+    ramps[k] = acc;
+    ramps[k + 1] = step;
+    return true;
   }
 
   /**
@@ -500,7 +612,8 @@ export class EchoSuppressor {
     const windowActive = this.#activeStart <= ib && this.#lastActive > ib - lags;
 
     let predicted = 0;
-    const held = this.#hold * this.#decayAmp;
+    let held = this.#hold * this.#decayAmp;
+    if (held < HOLD_FLUSH) held = 0;
     if (this.#state === 'locked') {
       let peak = 0;
       const center = ib - this.#lag;
