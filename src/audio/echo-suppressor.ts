@@ -26,7 +26,7 @@
  * the reference, so double-talk adds noise to it but little bias, and blocks that are louder than the echo
  * could be at any lag (the caller talking) are left out of the sums.
  *
- * Suppression. The expected echo of a block is gain × the loudest reference amplitude within ±10 ms of the
+ * Suppression. The expected echo of a block is gain × the loudest reference amplitude within ±30 ms of the
  * lag, held with a reverberation-like decay. Up to `marginDb` above that, the block is echo and is scaled
  * down to the line-noise level (so the VAD's noise floor does not move); from twice the margin it is the
  * caller and only the expected echo is taken out (for 200 ms after that, quieter syllables get the same
@@ -73,8 +73,11 @@ const UNLOCK_CORRELATION = 0.2;
 const DOUBLE_TALK_RATIO = 1;
 /** Longest run of blocks learning is paused for double-talk (1.5 s of agent audio). */
 const MAX_FREEZE_BLOCKS = 300;
-/** Misalignment allowed around the lag, in blocks either side (±10 ms). */
-const SMEAR_BLOCKS = 2;
+/**
+ * Misalignment allowed around the lag, in blocks either side (±30 ms): a new run of agent audio can start
+ * playing some tens of ms off the locked delay (carrier buffering, playout jitter).
+ */
+const SMEAR_BLOCKS = 6;
 /** Reference blocks quieter than this (amplitude, int16 units; about -66 dBFS) count as silence. */
 const ACTIVE_AMPLITUDE = 16;
 /** Floor of the tracked inbound noise energy (about -75 dBFS). */
