@@ -1,7 +1,21 @@
-// Server-Sent Events over fetch (https://html.spec.whatwg.org/multipage/server-sent-events.html),
-// the streaming wire format of OpenAI-compatible and Anthropic chat APIs.
+// Server-Sent Events (https://html.spec.whatwg.org/multipage/server-sent-events.html), the
+// streaming wire format of OpenAI-compatible and Anthropic chat APIs, POSTed over node:http(s).
+// Not fetch: undici's web streams cost several ms of CPU per streamed reply (a promise-based read,
+// a TextDecoder call and stream bookkeeping per chunk), and the event loop is what limits how many
+// calls a server carries. Connections to a provider are kept alive and reused across turns.
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type AgentOptions,
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type RequestOptions,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
 import { ProviderError } from '../types.js';
-import { connectError, providerHttpError } from './errors.js';
+import { connectError, providerHttpError, readErrorBody, redact } from './errors.js';
 import { IdleAbort } from './idle-abort.js';
 
 /** One dispatched event. `data` lines are joined with '\n'; `event` is absent for the default type. */
@@ -10,12 +24,83 @@ export interface SseEvent {
   readonly data: string;
 }
 
+const LF = 0x0a;
+const SPACE = 0x20;
+const COLON = 0x3a;
+const BOM = 0xfeff;
+
 /**
- * Parses an SSE byte stream into events as they complete. Handles LF, CR and CRLF line ends
- * (also when a CRLF straddles two chunks), multi-line `data`, comments (`:` lines), a leading
- * BOM, and chunk boundaries anywhere, including inside a UTF-8 sequence. `id` and `retry` fields
- * are ignored (we never reconnect). Per the spec, an event without its terminating blank line at
- * end of stream is discarded.
+ * The one SSE parser: bytes in, completed events out. Handles LF, CR and CRLF line ends (also when a
+ * CRLF straddles two chunks), multi-line `data`, comments (`:` lines), a leading BOM, and chunk
+ * boundaries anywhere, including inside a UTF-8 sequence (malformed UTF-8 becomes U+FFFD, as with
+ * TextDecoder). `id` and `retry` fields are ignored (we never reconnect). An event still open when the
+ * bytes stop is simply never emitted: per the spec, it is discarded at end of stream.
+ */
+class SseParser {
+  readonly #decoder = new StringDecoder('utf8');
+  /** Decoded text after the last complete line. */
+  #buffer = '';
+  #started = false;
+  readonly #data: string[] = [];
+  #event: string | undefined;
+
+  /** Parses `bytes`, appending each event they complete to `out`. */
+  push(bytes: Uint8Array, out: SseEvent[]): void {
+    let text = this.#decoder.write(bytes);
+    if (text === '') return;
+    if (!this.#started) {
+      this.#started = true;
+      if (text.charCodeAt(0) === BOM) text = text.slice(1);
+    }
+    const buf = this.#buffer === '' ? text : this.#buffer + text;
+    const len = buf.length;
+    let start = 0;
+    // Next CR and LF at or after `start`; -1 once there is none left in `buf`.
+    let cr = buf.indexOf('\r');
+    let lf = buf.indexOf('\n');
+    for (;;) {
+      if (cr !== -1 && cr < start) cr = buf.indexOf('\r', start);
+      if (lf !== -1 && lf < start) lf = buf.indexOf('\n', start);
+      const end = cr === -1 ? lf : lf === -1 || cr < lf ? cr : lf;
+      if (end === -1) break;
+      let next = end + 1;
+      if (end === cr) {
+        // A CR as the last buffered char may be the first half of a CRLF: wait for the next chunk.
+        if (next === len) break;
+        if (buf.charCodeAt(next) === LF) next++;
+      }
+      this.#line(buf, start, end, out);
+      start = next;
+    }
+    this.#buffer = start === 0 ? buf : buf.slice(start);
+  }
+
+  /** Interprets the line `buf[start, end)`. */
+  #line(buf: string, start: number, end: number, out: SseEvent[]): void {
+    if (start === end) {
+      const data = this.#data;
+      if (data.length > 0) {
+        const joined = data.length === 1 ? data[0]! : data.join('\n');
+        out.push(this.#event === undefined ? { data: joined } : { event: this.#event, data: joined });
+        data.length = 0;
+      }
+      this.#event = undefined;
+      return;
+    }
+    if (buf.charCodeAt(start) === COLON) return; // comment / keep-alive
+    let colon = buf.indexOf(':', start);
+    if (colon >= end) colon = -1;
+    const fieldLength = (colon === -1 ? end : colon) - start;
+    let value = colon === -1 ? end : colon + 1;
+    if (value < end && buf.charCodeAt(value) === SPACE) value++;
+    if (fieldLength === 4 && buf.startsWith('data', start)) this.#data.push(buf.slice(value, end));
+    else if (fieldLength === 5 && buf.startsWith('event', start)) this.#event = buf.slice(value, end);
+  }
+}
+
+/**
+ * Parses an SSE byte stream (a web ReadableStream) into events as they complete; see SseParser for
+ * the format details. An event without its terminating blank line at end of stream is discarded.
  *
  * Stops quietly (returns) once `signal` aborts, cancelling the body; read errors otherwise
  * propagate. Breaking out of the loop also cancels the body.
@@ -24,11 +109,8 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal: AbortSi
   const reader = body.getReader();
   const onAbort = (): void => void reader.cancel().catch(() => {});
   signal.addEventListener('abort', onAbort, { once: true });
-  // The decoder strips a leading BOM (ignoreBOM: false) and buffers split UTF-8 sequences.
-  const decoder = new TextDecoder('utf-8');
-  let buffer = '';
-  let data: string[] = [];
-  let event: string | undefined;
+  const parser = new SseParser();
+  const events: SseEvent[] = [];
   try {
     for (;;) {
       if (signal.aborted) return;
@@ -41,35 +123,12 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal: AbortSi
       }
       if (signal.aborted) return;
       if (chunk.done) return; // an unterminated final event is discarded, per the spec
-      buffer += decoder.decode(chunk.value, { stream: true });
-      let start = 0;
-      for (;;) {
-        const cr = buffer.indexOf('\r', start);
-        const lf = buffer.indexOf('\n', start);
-        const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
-        if (end === -1) break;
-        // A CR as the last buffered char may be the first half of a CRLF: wait for the next chunk.
-        if (end === cr && cr === buffer.length - 1) break;
-        const line = buffer.slice(start, end);
-        start = end + (end === cr && buffer[cr + 1] === '\n' ? 2 : 1);
-        if (line === '') {
-          if (data.length > 0) {
-            yield event === undefined ? { data: data.join('\n') } : { event, data: data.join('\n') };
-            if (signal.aborted) return;
-          }
-          data = [];
-          event = undefined;
-          continue;
-        }
-        if (line.startsWith(':')) continue; // comment / keep-alive
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        let value = colon === -1 ? '' : line.slice(colon + 1);
-        if (value.startsWith(' ')) value = value.slice(1);
-        if (field === 'data') data.push(value);
-        else if (field === 'event') event = value;
+      parser.push(chunk.value, events);
+      for (let i = 0; i < events.length; i++) {
+        yield events[i]!;
+        if (signal.aborted) return;
       }
-      buffer = buffer.slice(start);
+      events.length = 0;
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
@@ -82,6 +141,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal: AbortSi
 export interface SseRequest {
   /** Provider name for errors. */
   readonly provider: string;
+  /** An http: or https: URL; anything else fails with a non-retryable ProviderError. */
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   /** Serialised as JSON. */
@@ -96,53 +156,292 @@ export interface SseRequest {
   readonly signal: AbortSignal;
 }
 
+/** How long a pooled connection may sit unused before it is closed (sooner if the server says so). */
+const FREE_SOCKET_TIMEOUT_MS = 30_000;
+/**
+ * Connection pools shared by every provider and call, one per protocol (and per origin inside).
+ * Free sockets are unref'd by Node's Agent, so the pool never keeps the process alive; the
+ * `timeout` only ever closes free sockets (a stream's silence is the idle deadline's business).
+ */
+const AGENT_OPTIONS: AgentOptions = {
+  keepAlive: true,
+  keepAliveMsecs: 5_000,
+  maxSockets: 512,
+  maxFreeSockets: 64,
+  timeout: FREE_SOCKET_TIMEOUT_MS,
+  scheduling: 'lifo',
+};
+const httpAgent = new HttpAgent(AGENT_OPTIONS);
+const httpsAgent = new HttpsAgent(AGENT_OPTIONS);
+
+/** Unread events past which the response is paused until the consumer catches up. */
+const QUEUE_HIGH_WATER = 64;
+/**
+ * After a consumer stops early (say at `data: [DONE]`), how long the response may take to finish
+ * (normally only the chunked terminator is still in flight) so its connection can go back to the
+ * pool. Any further body data, or this deadline, closes the connection instead.
+ */
+const DRAIN_GRACE_MS = 500;
+/** New attempts when a pooled connection turns out to have been closed by the server just as we reused it. */
+const MAX_STALE_SOCKET_RETRIES = 2;
+
+/** Request options for `req`; throws a non-retryable ProviderError for a URL we cannot use. */
+function requestOptions(req: SseRequest, contentLength: number): RequestOptions {
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    throw new ProviderError(req.provider, 'invalid URL', false);
+  }
+  const https = url.protocol === 'https:';
+  if (!https && url.protocol !== 'http:') {
+    throw new ProviderError(req.provider, `unsupported URL scheme ${url.protocol} (http: or https: only)`, false);
+  }
+  if (url.username !== '' || url.password !== '') throw new ProviderError(req.provider, 'URL must not contain credentials', false);
+  const headers: OutgoingHttpHeaders = {};
+  let hasType = false;
+  let hasAgent = false;
+  for (const name of Object.keys(req.headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') continue;
+    if (lower === 'content-type') hasType = true;
+    else if (lower === 'user-agent') hasAgent = true;
+    headers[name] = req.headers[name];
+  }
+  if (!hasType) headers['content-type'] = 'application/json';
+  if (!hasAgent) headers['user-agent'] = 'parley';
+  headers['content-length'] = contentLength;
+  const host = url.hostname;
+  return {
+    protocol: url.protocol,
+    // IPv6 literals come bracketed in URLs, not in request options.
+    hostname: host.startsWith('[') ? host.slice(1, -1) : host,
+    port: url.port === '' ? undefined : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    method: 'POST',
+    headers,
+    agent: https ? httpsAgent : httpAgent,
+  };
+}
+
+function isOk(res: IncomingMessage): boolean {
+  const s = res.statusCode ?? 0;
+  return s >= 200 && s <= 299;
+}
+
+/**
+ * One request/response, driven by node:http events; `postSse` pulls from it. Events parsed from the
+ * body queue up in `events` (from `head` on) and each change wakes the one waiting pull.
+ */
+class SseExchange {
+  readonly events: SseEvent[] = [];
+  head = 0;
+  /** Set when the response headers arrive. */
+  res: IncomingMessage | undefined;
+  /** The (2xx) response body ended properly. */
+  ended = false;
+  /** The first network error; set once. */
+  failure: unknown;
+  #creq: ClientRequest | undefined;
+  #closing = false;
+  #paused = false;
+  #staleRetries = 0;
+  #waiter: (() => void) | undefined;
+  readonly #parser = new SseParser();
+
+  constructor(
+    private readonly options: RequestOptions,
+    private readonly payload: Buffer,
+    private readonly idle: IdleAbort,
+  ) {
+    idle.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** Sends the request (again, after a stale pooled connection). */
+  send(): void {
+    const request = this.options.protocol === 'https:' ? httpsRequest : httpRequest;
+    const creq = request(this.options);
+    this.#creq = creq;
+    // The error listeners stay for good: nothing may go unhandled after an abort.
+    creq.on('error', (err) => this.#onError(creq, err));
+    creq.on('response', (res) => this.#onResponse(creq, res));
+    creq.end(this.payload);
+  }
+
+  /** Resolves on the next change: headers, events, end, failure, abort. */
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#waiter = resolve;
+    });
+  }
+
+  /** The consumer has taken every queued event. */
+  drained(): void {
+    this.events.length = 0;
+    this.head = 0;
+    if (this.#paused) {
+      this.#paused = false;
+      this.res?.resume();
+    }
+  }
+
+  /**
+   * Ends the exchange: leaves a finished response's connection to the pool, gives a healthy one the
+   * consumer stopped reading a short grace to finish (see DRAIN_GRACE_MS), destroys anything else.
+   */
+  close(): void {
+    this.idle.signal.removeEventListener('abort', this.#onAbort);
+    const res = this.res;
+    if (this.ended || this.#closing) return;
+    if (res === undefined || this.failure !== undefined || this.idle.signal.aborted) this.destroy();
+    else if (!isOk(res)) {
+      if (!res.complete) this.destroy(); // readErrorBody read it to the end, or destroyed it already
+    } else this.#drain(res);
+  }
+
+  destroy(): void {
+    this.#closing = true;
+    this.#creq?.destroy();
+    this.res?.destroy();
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    if (w !== undefined) {
+      this.#waiter = undefined;
+      w();
+    }
+  }
+
+  readonly #onAbort = (): void => {
+    this.destroy();
+    this.#wake();
+  };
+
+  #onError(creq: ClientRequest, err: unknown): void {
+    if (creq !== this.#creq || this.#closing || this.ended || this.failure !== undefined) return;
+    if (this.res === undefined) {
+      const code = (err as { code?: unknown }).code;
+      if (creq.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && this.#staleRetries < MAX_STALE_SOCKET_RETRIES) {
+        // The server closed this kept-alive connection as we reused it; it never saw the request.
+        this.#staleRetries++;
+        this.send();
+        return;
+      }
+      this.failure = err;
+    } else {
+      this.failure = new Error('connection dropped mid-stream', { cause: err });
+    }
+    this.#wake();
+  }
+
+  #onResponse(creq: ClientRequest, res: IncomingMessage): void {
+    if (creq !== this.#creq || this.#closing) {
+      res.destroy();
+      return;
+    }
+    this.res = res;
+    res.on('error', (err) => this.#onError(creq, err));
+    if (isOk(res)) {
+      res.on('data', this.#onData);
+      res.on('end', this.#onEnd);
+      res.on('close', this.#onClose);
+    }
+    this.#wake();
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    const events = this.events;
+    const before = events.length;
+    this.#parser.push(chunk, events);
+    if (events.length === before) return;
+    if (events.length - this.head >= QUEUE_HIGH_WATER && !this.#paused) {
+      this.#paused = true;
+      this.res?.pause();
+    }
+    this.#wake();
+  };
+
+  readonly #onEnd = (): void => {
+    this.ended = true;
+    this.#wake();
+  };
+
+  readonly #onClose = (): void => {
+    if (this.ended || this.#closing || this.failure !== undefined) return;
+    this.failure = new Error('connection closed before the response ended');
+    this.#wake();
+  };
+
+  #drain(res: IncomingMessage): void {
+    const stop = (): void => {
+      clearTimeout(timer);
+      if (!res.complete) this.destroy();
+    };
+    const timer = setTimeout(stop, DRAIN_GRACE_MS);
+    timer.unref();
+    res.off('data', this.#onData);
+    res.on('data', stop); // more body: the stream was not at its end
+    res.once('end', () => clearTimeout(timer));
+    if (this.#paused) res.resume();
+  }
+}
+
 /**
  * POSTs a JSON body and yields the SSE events of the response.
  * Throws ProviderError: non-2xx → `providerHttpError`; network failure before or during the
- * stream → retryable; no event for `idleTimeoutMs` → retryable. Returns quietly when
- * `req.signal` aborts, at any point. Does not judge whether the stream ended properly; the
- * vendor protocol on top does.
+ * stream → retryable; no event for `idleTimeoutMs` → retryable; a URL that is not http(s), or a
+ * header node:http refuses → not retryable. Returns quietly when `req.signal` aborts, at any point, destroying the request.
+ * Does not judge whether the stream ended properly; the vendor protocol on top does.
  */
 export async function* postSse(req: SseRequest): AsyncGenerator<SseEvent> {
   if (req.signal.aborted) return;
-  // Aborted by the caller's signal or by the idle deadline; fetch and the body reader both follow it.
+  const payload = Buffer.from(JSON.stringify(req.body), 'utf8');
+  const options = requestOptions(req, payload.byteLength);
+  // Aborted by the caller's signal or by the idle deadline; the exchange destroys its request on either.
   const idle = new IdleAbort(req.signal, req.idleTimeoutMs);
+  const x = new SseExchange(options, payload, idle);
   const timeoutError = (): ProviderError =>
     new ProviderError(req.provider, `timed out: no data for ${req.idleTimeoutMs} ms`, true);
   try {
     idle.arm();
-    let res: Response;
     try {
-      res = await fetch(req.url, {
-        method: 'POST',
-        headers: req.headers,
-        body: JSON.stringify(req.body),
-        signal: idle.signal,
-      });
+      x.send();
     } catch (err) {
-      if (req.signal.aborted) return;
-      if (idle.timedOut) throw timeoutError();
-      throw connectError(req.provider, err, req.secrets);
+      // node:http validates header names and values as it builds the request (say, a key with a newline).
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new ProviderError(req.provider, `invalid request: ${redact(detail, req.secrets)}`, false);
     }
-    if (!res.ok) {
+    while (x.res === undefined && x.failure === undefined && !idle.signal.aborted) await x.wait();
+    if (req.signal.aborted) return;
+    if (idle.timedOut) throw timeoutError();
+    const res = x.res;
+    if (res === undefined) throw connectError(req.provider, x.failure, req.secrets);
+    if (!isOk(res)) {
       idle.pause();
-      throw await providerHttpError(req.provider, res, req.secrets);
+      const body = await readErrorBody(res);
+      if (req.signal.aborted) return;
+      throw providerHttpError(req.provider, { status: res.statusCode ?? 0, headers: res.headers, body }, req.secrets);
     }
-    if (res.body === null) throw new ProviderError(req.provider, 'response has no body', true);
-    try {
-      for await (const ev of readSse(res.body, idle.signal)) {
+    for (;;) {
+      const events = x.events;
+      while (x.head < events.length) {
+        const ev = events[x.head++]!;
         idle.arm();
         yield ev;
         if (req.signal.aborted) return;
+        if (idle.timedOut) throw timeoutError();
       }
-    } catch (err) {
+      x.drained();
+      if (x.ended) return; // an unterminated final event is discarded, per the spec
+      if (x.failure !== undefined) throw connectError(req.provider, x.failure, req.secrets);
+      if (!idle.signal.aborted) await x.wait();
       if (req.signal.aborted) return;
       if (idle.timedOut) throw timeoutError();
-      throw connectError(req.provider, err, req.secrets);
+      if (idle.signal.aborted) return; // not reached: the idle signal aborts for the caller or the deadline only
     }
-    if (req.signal.aborted) return;
-    if (idle.timedOut) throw timeoutError();
   } finally {
-    idle.dispose(); // releases the connection if the consumer stopped early
+    idle.dispose(false);
+    x.close();
   }
 }
