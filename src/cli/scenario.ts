@@ -86,8 +86,10 @@ export const expectSchema = z.strictObject({
   maxFalseInterruptions: count(1_000_000).optional(),
   /** Deliberate barge-ins (bargeInAfterMs) the agent did not stop for. */
   maxMissedBargeIns: count(1_000_000).optional(),
-  /** Backchannels (backchannelAfterMs) the agent stopped for. */
+  /** Backchannels (backchannelAfterMs) the agent stopped for, however briefly. */
   maxBackchannelInterruptions: count(1_000_000).optional(),
+  /** A backchannel that stopped the agent: end of the caller's speech to the agent heard again. */
+  backchannelResumeMs: boundsSchema.optional(),
   /** End of speech to first agent audio, as the caller heard it. */
   heardLatencyMs: boundsSchema.optional(),
   /** Server-side figures (need the call records: --admin-key, or an in-process server). */

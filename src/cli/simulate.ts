@@ -110,6 +110,8 @@ export interface ScenarioReport {
   readonly latency: {
     /** End of the caller's speech → first agent audio it heard. */
     heardMs: Percentiles;
+    /** Backchannels that stopped the agent: end of the caller's speech to the agent heard again. */
+    backchannelResumeMs: Percentiles;
     /** Server-side (with an admin key). */
     voiceToVoiceMs: Percentiles | null;
     parleyOverheadMs: Percentiles | null;
@@ -302,6 +304,7 @@ function summarise(scenario: Scenario, o: SimulateOptions, shape: { concurrent: 
     clears: calls.reduce((n, c) => n + c.clears.length, 0),
     latency: {
       heardMs: percentiles(answered.map((u) => u.heardLatencyMs as number)),
+      backchannelResumeMs: percentiles(backchannels.flatMap((u) => (u.resumedAfterMs === undefined ? [] : [u.resumedAfterMs]))),
       voiceToVoiceMs: stage('voiceToVoiceMs'),
       parleyOverheadMs: stage('parleyOverheadMs'),
       endpointingMs: stage('endpointingMs'),
@@ -364,6 +367,7 @@ function checkExpectations(e: ScenarioExpect, r: Omit<ScenarioReport, 'expectati
     ...atMost('maxMissedBargeIns', r.utterances.bargeIns - r.utterances.bargeInsHonoured, e.maxMissedBargeIns),
     ...atMost('maxBackchannelInterruptions', r.utterances.backchannelsStoppedAgent, e.maxBackchannelInterruptions),
     ...bounds('heardLatencyMs', r.latency.heardMs, e.heardLatencyMs),
+    ...bounds('backchannelResumeMs', r.latency.backchannelResumeMs, e.backchannelResumeMs),
     ...bounds('voiceToVoiceMs', r.latency.voiceToVoiceMs, e.voiceToVoiceMs),
     ...bounds('parleyOverheadMs', r.latency.parleyOverheadMs, e.parleyOverheadMs),
   ];
@@ -408,7 +412,11 @@ export function formatReport(r: ScenarioReport): string {
   const u = r.utterances;
   lines.push(`  utterances           ${u.spoken} spoken, ${u.answered} answered, ${u.unanswered} unanswered${u.backchannels > 0 ? ' (backchannels expect no answer)' : ''}`);
   if (u.bargeIns > 0) lines.push(`  barge-ins            ${u.bargeIns} deliberate, ${u.bargeInsHonoured} stopped the agent`);
-  if (u.backchannels > 0) lines.push(`  backchannels         ${u.backchannels} spoken, ${u.backchannelsStoppedAgent} stopped the agent (should be 0)`);
+  if (u.backchannels > 0) {
+    const resumed = r.latency.backchannelResumeMs;
+    const after = resumed.n > 0 ? `; heard again ${fmt(resumed.p50)} ms (p50) after the caller stopped in ${resumed.n}` : '';
+    lines.push(`  backchannels         ${u.backchannels} spoken, ${u.backchannelsStoppedAgent} stopped the agent${after}`);
+  }
   lines.push(`  cut-offs             ${u.cutOffs}   (agent talked over the caller before it finished)`);
   lines.push(`  false interruptions  ${r.falseInterruptions}   (agent stopped talking although the caller was silent)`);
   lines.push('');
@@ -418,6 +426,7 @@ export function formatReport(r: ScenarioReport): string {
     lines.push(`    ${label.padEnd(20)}${String(p.n).padStart(5)}${[p.p50, p.p90, p.p95, p.p99, p.max].map((v) => fmt(v).padStart(8)).join('')}`);
   };
   row('heard by caller', r.latency.heardMs);
+  if (r.latency.backchannelResumeMs.n > 0) row('after backchannel', r.latency.backchannelResumeMs);
   row('voice-to-voice', r.latency.voiceToVoiceMs);
   row('  endpointing', r.latency.endpointingMs);
   row('  stt final', r.latency.sttFinalMs);

@@ -187,6 +187,11 @@ export interface UtteranceResult {
   readonly cutOffHeardMs: number;
   /** The server cleared the agent's audio while this utterance was spoken (the caller's barge-in worked). */
   readonly agentStopped: boolean;
+  /**
+   * A backchannel that stopped the agent: from the end of the caller's speech to the agent being heard
+   * again (it went on, or answered), before the next step; absent when it stayed silent till then.
+   */
+  readonly resumedAfterMs?: number;
 }
 
 export interface ClearReceived {
@@ -614,6 +619,9 @@ async function runStream(
     cutOff: u.cutOffHeardMs > 0,
     cutOffHeardMs: u.cutOffHeardMs,
     agentStopped: u.agentStopped,
+    ...(u.backchannel && u.agentStopped && u.speechEndMs !== undefined && u.replyAtMs !== undefined
+      ? { resumedAfterMs: Math.round(u.replyAtMs - u.speechEndMs) }
+      : {}),
   }));
   return {
     callSid,

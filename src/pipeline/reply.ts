@@ -27,10 +27,16 @@ export interface ReplyHooks {
 /**
  * One agent reply: streams text from the agent, cuts it into sentences, speaks each through TTS
  * into the transport with a mark after it, and collects tool calls. Aborting stops the LLM and
- * TTS work at once; the playout tracker then says what the caller heard.
+ * TTS work at once; the playout tracker then says what the caller heard. Holding (see `hold`) stops
+ * only the speaking, while the agent's words keep coming for a possible resumption.
  */
 export class AgentReply {
   readonly abort = new AbortController();
+  /** Stops the TTS only (hold); `abort` stops it too. */
+  private readonly speech = new AbortController();
+  private readonly speechSignal = AbortSignal.any([this.abort.signal, this.speech.signal]);
+  /** Set by `hold`: the words and tool calls not spoken, in order, as they come. */
+  private held: Channel<LlmDelta> | undefined;
   readonly tracker = new PlayoutTracker();
   readonly toolCalls: ToolCall[] = [];
   readonly timings: ReplyTimings;
@@ -88,18 +94,53 @@ export class AgentReply {
     const speak = async (): Promise<void> => {
       for await (const sentence of sentences) {
         if (this.signal.aborted) return;
-        await this.speakSentence(sentence, hooks);
+        if (this.held) {
+          this.held.push({ kind: 'text', text: `${sentence} ` });
+          continue;
+        }
+        try {
+          await this.speakSentence(sentence, hooks);
+        } catch (err) {
+          if (!this.held) throw err; // a TTS stopped by hold() may end either way
+        }
       }
     };
     try {
       await Promise.all([produceText(), speak()]);
     } catch (err) {
+      this.held?.close();
       if (this.signal.aborted) return;
       this.phase = 'failed';
       this.abort.abort();
       throw err;
     }
+    if (this.held) {
+      for (const call of this.toolCalls) this.held.push({ kind: 'tool_call', call });
+      this.held.close();
+      return;
+    }
     if (!this.signal.aborted) this.productionDone = true;
+  }
+
+  /**
+   * Stops speaking at once (the caller talked over the reply) but lets the agent finish its words:
+   * returns the sentences not yet begun and those still to come, then the tool calls, ending when the
+   * agent is done (early if the reply is aborted or fails). The sentence being spoken, and any queued
+   * before it, are the tracker's (see `heardText`). A held reply never counts as produced: whoever
+   * resumes it runs its tool calls. Call once; `run` must have been called.
+   */
+  hold(): AsyncIterable<LlmDelta> {
+    if (this.held) throw new Error('reply already held');
+    const held = new Channel<LlmDelta>(4096);
+    this.held = held;
+    this.speech.abort();
+    if (this.productionDone) {
+      this.productionDone = false;
+      for (const call of this.toolCalls) held.push({ kind: 'tool_call', call });
+      held.close();
+    } else if (this.signal.aborted) held.close();
+    else this.abort.signal.addEventListener('abort', () => held.close(), { once: true });
+    return held;
   }
 
   private queueSentence(ch: Channel<string>, sentence: string): void {
@@ -112,8 +153,8 @@ export class AgentReply {
     let first = true;
     hooks.onSentence?.(sentence);
     this.tracker.beginSegment(sentence);
-    for await (const frame of this.tts.synthesize(iterate(sentence), { signal: this.signal })) {
-      if (this.signal.aborted) return;
+    for await (const frame of this.tts.synthesize(iterate(sentence), { signal: this.speechSignal })) {
+      if (this.speechSignal.aborted) return;
       if (first) {
         first = false;
         const atMs = this.now();
@@ -127,7 +168,7 @@ export class AgentReply {
       this.transport.play(frame);
       this.tracker.addQueuedAudio(frameDurationMs(frame));
     }
-    if (this.signal.aborted) return;
+    if (this.speechSignal.aborted) return;
     const mark = `${this.id}.${this.sentenceSeq++}`;
     this.tracker.endSegment(mark);
     this.transport.mark(mark);

@@ -66,6 +66,11 @@ export class TurnTaking {
     return this.state === 'speaking';
   }
 
+  /** Voiced media ms in the current utterance (0 between utterances). */
+  get speechMs(): number {
+    return this.state === 'silence' ? 0 : this.voicedMs;
+  }
+
   /** Silence (media ms) since the last voiced frame. */
   get silenceMs(): number {
     return this.gapMs;

@@ -105,15 +105,29 @@ interface ActiveReply {
 /** A reply cut off by the caller, kept until their words show whether they meant to interrupt. */
 interface Suspended {
   readonly turnKind: ActiveReply['turnKind'];
-  /** What the caller has not heard yet, and the tool calls that were to follow it. */
+  /** The held reply: its agent is still producing the words the caller has not heard yet. */
+  readonly reply: AgentReply;
+  /** What the caller has not heard of the sentences already begun. */
   readonly remainder: string;
-  /** The whole reply as planned (to recognise it coming back as echo). */
+  /** The rest of the agent's words and its tool calls, as they come (see AgentReply.hold). */
+  readonly rest: AsyncIterable<LlmDelta>;
+  /** The whole reply as planned so far (to recognise it coming back as echo). */
   readonly planned: string;
-  readonly toolCalls: readonly ToolCall[];
   readonly hangupReason?: string;
   /** The utterance that interrupted. */
   readonly utterance: Utterance | undefined;
   readonly timer: NodeJS.Timeout;
+  /** The interrupting utterance may still be a backchannel: its turn ends after backchannelSilenceMs. */
+  quickTurnEnd: boolean;
+}
+
+/** Speech longer than this (voiced ms) is not a backchannel, whatever the words so far. */
+const MAX_BACKCHANNEL_SPEECH_MS = 900;
+
+/** A resumed reply's words: the rest of the sentence it stopped in, then what the agent said after. */
+async function* resumedDeltas(remainder: string, rest: AsyncIterable<LlmDelta>): AsyncIterable<LlmDelta> {
+  if (remainder) yield { kind: 'text', text: `${remainder} ` };
+  yield* rest;
 }
 
 /**
@@ -188,6 +202,8 @@ export class VoiceSession implements MediaHandler {
     const probability = this.d.vad.process(heard);
     const events = this.turns.push(probability, frameMs, this.agentIsSpeaking());
     for (const ev of events) this.onTurnEvent(ev, receivedAtMs);
+    // Talking on past a backchannel's length: judge the utterance by the usual endpointing again.
+    if (this.suspended?.quickTurnEnd && this.turns.speechMs > MAX_BACKCHANNEL_SPEECH_MS) this.adaptEndpointing(this.utterance?.partial ?? '');
     if (this.utterance) {
       this.utterance.audio.push(frame);
       this.d.meter?.addSttAudioMs(frameMs);
@@ -284,31 +300,58 @@ export class VoiceSession implements MediaHandler {
     this.onUserTurn(finalText, u.lastSpeechAtMs, u.turnEndAtMs, finalAtMs);
   }
 
-  /** Endpointing that reads the words: longer silence for unfinished thoughts, shorter for finished ones. */
+  /**
+   * Endpointing that reads the words: a short silence while what interrupted the agent may be a
+   * backchannel, longer for unfinished thoughts, shorter for finished ones.
+   */
   private adaptEndpointing(text: string): void {
     const e = this.d.agent.endpointing;
-    if (!e.adaptive) return;
+    const s = this.suspended;
+    if (s && s.utterance === this.utterance) {
+      s.quickTurnEnd = this.turns.speechMs <= MAX_BACKCHANNEL_SPEECH_MS && (text === '' || isBackchannel(text, e.backchannels));
+      if (s.quickTurnEnd) {
+        this.turns.setTurnSilenceMs(e.backchannelSilenceMs);
+        return;
+      }
+    }
+    if (!e.adaptive) {
+      this.turns.setTurnSilenceMs(undefined);
+      return;
+    }
     const c = classifyCompleteness(text);
     this.turns.setTurnSilenceMs(c === 'complete' ? Math.min(e.completeSilenceMs, e.silenceMs) : c === 'incomplete' ? Math.max(e.incompleteSilenceMs, e.silenceMs) : undefined);
   }
 
-  /** Speaks what an interruption cut off, from where it stopped (the caller only said "uh-huh", or nothing). */
+  /**
+   * Speaks what an interruption cut off, from where it stopped (the caller only said "uh-huh", or
+   * nothing): the rest of the sentence that was playing, then the agent's words that followed, which
+   * it went on producing meanwhile, and its tool calls.
+   */
   private resume(reason: 'backchannel' | 'no_words' | 'echo', said: string): void {
     const s = this.suspended;
-    this.dropSuspended();
-    if (!s || this.ended || this.active || this.turns.isSpeaking) return;
+    this.dropSuspended(false);
+    if (!s) return;
+    if (this.ended || this.active || this.turns.isSpeaking) {
+      s.reply.abort.abort();
+      return;
+    }
     this.d.recorder.event('barge_in.resumed', { reason, said, remainder: s.remainder });
-    const deltas: LlmDelta[] = [];
-    if (s.remainder) deltas.push({ kind: 'text', text: s.remainder });
-    for (const call of s.toolCalls) deltas.push({ kind: 'tool_call', call });
-    this.speak(s.turnKind, () => iterate<LlmDelta>(...deltas));
+    this.speak(s.turnKind, (signal) => {
+      // The new reply owns the held one from here: stopping it stops the held agent too.
+      signal.addEventListener('abort', () => s.reply.abort.abort(), { once: true });
+      return resumedDeltas(s.remainder, s.rest);
+    });
     // speak() set a new active reply (TypeScript cannot see it through the call).
     const resumed = this.active as ActiveReply | undefined;
     if (resumed && s.hangupReason) resumed.hangupReason = s.hangupReason;
   }
 
-  private dropSuspended(): void {
-    if (this.suspended) clearTimeout(this.suspended.timer);
+  /** Forgets the suspended reply; `abortHeld` (default) also stops its agent. */
+  private dropSuspended(abortHeld = true): void {
+    const s = this.suspended;
+    if (!s) return;
+    clearTimeout(s.timer);
+    if (abortHeld) s.reply.abort.abort();
     this.suspended = undefined;
   }
 
@@ -521,25 +564,28 @@ export class VoiceSession implements MediaHandler {
     const heardMs = a.reply.tracker.heardMs(receivedAtMs);
     const heard = a.reply.tracker.heardText(heardMs);
     a.reply.phase = 'interrupted';
-    a.reply.abort.abort();
+    // A resumable interruption holds the reply: speaking stops, the agent's words keep coming.
+    const nothingLeft = a.reply.productionDone && a.reply.toolCalls.length === 0 && !a.hangupReason && remainderAfter(a.reply.tracker.fullText(), heard) === '';
+    const rest = resumable && !nothingLeft ? a.reply.hold() : undefined;
+    if (!rest) a.reply.abort.abort();
     this.active = undefined;
     if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text: heard, endedAtMs: Date.now(), interrupted: true });
     if (heard) this.history.push({ role: 'assistant', content: heard });
     this.d.metrics.bargeInsTotal.inc();
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
     this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: a.reply.tracker.fullText() });
-    if (resumable) this.suspend(a, heard);
+    if (rest) this.suspend(a, heard, rest);
   }
 
   /**
    * Keeps an interrupted reply's unheard rest for `resumeAfterMs`: if the interruption turns out to be
-   * a backchannel or produces no words, the agent picks up where it stopped.
+   * a backchannel or produces no words, the agent picks up where it stopped. Meanwhile the turn ends
+   * after `backchannelSilenceMs` of silence, so that a short "uh-huh" is judged (and the agent goes on)
+   * soon after the caller stops; words that are not a backchannel restore the usual endpointing.
    */
-  private suspend(a: ActiveReply, heard: string): void {
+  private suspend(a: ActiveReply, heard: string, rest: AsyncIterable<LlmDelta>): void {
     this.dropSuspended();
     const remainder = remainderAfter(a.reply.tracker.fullText(), heard);
-    const toolCalls = a.reply.productionDone ? [...a.reply.toolCalls] : [];
-    if (!remainder && toolCalls.length === 0 && !a.hangupReason) return;
     const utterance = this.utterance;
     const timer = setTimeout(() => {
       if (this.suspended?.utterance !== utterance) return;
@@ -555,7 +601,18 @@ export class VoiceSession implements MediaHandler {
       }
     }, this.d.agent.endpointing.resumeAfterMs);
     timer.unref();
-    this.suspended = { turnKind: a.turnKind, remainder, planned: a.reply.tracker.fullText(), toolCalls, ...(a.hangupReason ? { hangupReason: a.hangupReason } : {}), utterance, timer };
+    this.suspended = {
+      turnKind: a.turnKind,
+      reply: a.reply,
+      remainder,
+      rest,
+      planned: a.reply.tracker.fullText(),
+      ...(a.hangupReason ? { hangupReason: a.hangupReason } : {}),
+      utterance,
+      timer,
+      quickTurnEnd: false,
+    };
+    if (utterance) this.adaptEndpointing(utterance.partial);
   }
 
   private abandonThinkingReply(): void {

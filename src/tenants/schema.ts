@@ -41,6 +41,11 @@ export const endpointingSchema = z
     backchannels: z
       .array(z.string().min(1))
       .default(['yeah', 'yes', 'yep', 'uh-huh', 'uh huh', 'mhm', 'mm-hmm', 'mm', 'hmm', 'okay', 'ok', 'right', 'sure', 'alright', 'all right', 'i see', 'got it', 'cool']),
+    /**
+     * Silence that ends a caller's turn that interrupted the agent while it may still be a backchannel
+     * (no words yet, or only backchannels, and short): the agent goes on this soon after an "uh-huh".
+     */
+    backchannelSilenceMs: z.number().int().min(100).max(5000).default(300),
     /** An interruption that has produced no words after this long is taken back: the agent resumes. */
     resumeAfterMs: z.number().int().min(200).max(10_000).default(1500),
   })

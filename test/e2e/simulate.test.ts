@@ -203,8 +203,40 @@ expect: { maxUnanswered: 0, maxFalseInterruptions: 0, maxBackchannelInterruption
       assert.equal(report.falseInterruptions, 0, 'the caller did speak');
       assert.deepEqual(report.expectations.filter((e) => !e.ok).map((e) => e.name), ['maxBackchannelInterruptions']);
       assert.equal(report.passed, false);
+      assert.equal(report.callResults[0]?.utterances[0]?.resumedAfterMs, undefined, 'it never went on');
+      assert.equal(report.latency.backchannelResumeMs.n, 0);
     } finally {
       await jumpy.close();
+    }
+  });
+
+  test('a backchannel the agent paused for reports how soon after the caller stopped it was heard again', { timeout: E2E_TIMEOUT_MS }, async () => {
+    const scenario = parseScenario('inline.yaml', `
+to: "+15550100000"
+steps:
+  - { say: okay, backchannelAfterMs: 500 }
+expect: { backchannelResumeMs: { max: 600 } }
+`);
+    let resumed = false;
+    const pausing = await fakeAgent({
+      onStart: (s) => s.play(4000),
+      onCallerSpeech: (s) => s.clear(),
+      onCallerQuiet: (s, ms) => {
+        if (ms < 300 || resumed) return;
+        resumed = true;
+        s.play(2000);
+      },
+    });
+    try {
+      const report = await runScenario(scenario, { baseUrl: pausing.url });
+      assert.equal(report.utterances.backchannelsStoppedAgent, 1);
+      const after = report.callResults[0]?.utterances[0]?.resumedAfterMs;
+      // The fake counts quiet from its last frame above -45 dBFS, the caller from its last voiced sample.
+      assert.ok(after !== undefined && after >= 200 && after <= 500, `heard again ${after} ms after`);
+      assert.equal(report.latency.backchannelResumeMs.n, 1);
+      assert.equal(report.passed, true, JSON.stringify(report.expectations));
+    } finally {
+      await pausing.close();
     }
   });
 

@@ -1,0 +1,197 @@
+// What an interruption leaves behind: a backchannel lets the agent go on with everything it meant
+// to say (including words its model produced after the interruption), soon after the caller
+// stops; real words stop the agent's model and are answered.
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type AudioFrame, audioFrame } from '../audio/frame.js';
+import { EnergyVad } from '../audio/energy-vad.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import type { ChatRequest, LlmDelta, LlmProvider, SttProvider, TranscriptEvent, TtsProvider } from '../providers/types.js';
+import { openStore } from '../store/store.js';
+import { agentSchema } from '../tenants/schema.js';
+import type { MediaTransport } from '../transports/types.js';
+import { CallRecorder } from './call-recorder.js';
+import { VoiceSession } from './voice-session.js';
+
+const RATE = 8000;
+const FRAME = 160;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** 20 ms of a 440 Hz tone (speech to the VAD) or of very low noise (silence). */
+function frame(voiced: boolean, n: number): AudioFrame {
+  const s = new Int16Array(FRAME);
+  for (let i = 0; i < FRAME; i++) s[i] = voiced ? Math.round(8000 * Math.sin((2 * Math.PI * 440 * (n * FRAME + i)) / RATE)) : ((i * 7919) % 11) - 5;
+  return audioFrame(s, RATE);
+}
+
+/** STT that answers each utterance with the next scripted text once its audio ends. */
+class ScriptedStt implements SttProvider {
+  readonly name = 'scripted';
+  constructor(private readonly texts: string[]) {}
+  async *transcribe(audio: AsyncIterable<AudioFrame>): AsyncIterable<TranscriptEvent> {
+    for await (const _ of audio);
+    yield { kind: 'final', text: this.texts.shift() ?? '' };
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Answers the first request in three sentences, the later ones 300 ms apart (a model still writing
+ * when it is interrupted); later requests get "Answering <last message>." Records whether each
+ * request's signal was aborted.
+ */
+class SlowLlm implements LlmProvider {
+  readonly name = 'slow';
+  readonly requests: { req: ChatRequest; signal: AbortSignal }[] = [];
+  async *complete(req: ChatRequest, o: { signal: AbortSignal }): AsyncIterable<LlmDelta> {
+    this.requests.push({ req, signal: o.signal });
+    if (this.requests.length > 1) {
+      yield { kind: 'text', text: `Answering ${req.messages.at(-1)?.content}.` };
+      return;
+    }
+    yield { kind: 'text', text: 'Breakfast is served from seven. ' };
+    for (const text of ['The pool opens at nine. ', 'The spa is on the top floor.']) {
+      await sleep(300);
+      if (o.signal.aborted) return;
+      yield { kind: 'text', text };
+    }
+  }
+}
+
+/** TTS that yields 1 s of tone per sentence and records what it was asked to say. */
+class ToneTts implements TtsProvider {
+  readonly name = 'tone';
+  readonly sampleRateHz = RATE;
+  readonly said: string[] = [];
+  async *synthesize(text: AsyncIterable<string>): AsyncIterable<AudioFrame> {
+    for await (const t of text) {
+      this.said.push(t);
+      for (let i = 0; i < 50; i++) yield frame(true, i);
+    }
+  }
+}
+
+class RecordingTransport implements MediaTransport {
+  readonly sampleRateHz = RATE;
+  readonly events: string[] = [];
+  play(): void {}
+  mark(): void {}
+  clear(): void {
+    this.events.push('clear');
+  }
+  hangup(reason: string): void {
+    this.events.push(`hangup:${reason}`);
+  }
+}
+
+async function callWith(sttTexts: string[], endpointing: Record<string, unknown> = {}) {
+  const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-resume-')) });
+  const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
+  const llm = new SlowLlm();
+  const tts = new ToneTts();
+  const transport = new RecordingTransport();
+  const session = new VoiceSession({
+    transport,
+    stt: new ScriptedStt(sttTexts),
+    llm,
+    tts,
+    vad: new EnergyVad({ sampleRateHz: RATE }),
+    agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'slow' }, endpointing }),
+    recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
+    metrics: createMetrics({ collectDefaults: false }),
+    log: createLogger({ level: 'silent' }),
+    callControl: { transfer: async () => {} },
+  });
+  let n = 0;
+  const feed = async (voiced: boolean, frames: number): Promise<void> => {
+    for (let i = 0; i < frames; i++) {
+      session.onAudio(frame(voiced, n++), performance.now());
+      await sleep(1);
+    }
+  };
+  const events = async () => (await store.calls.get(call.id))?.events ?? [];
+  const end = async (): Promise<void> => {
+    session.onEnd('caller_hangup');
+    await sleep(20);
+    await store.close();
+  };
+  // Line noise for the VAD's floor, a question, its turn end: the agent starts answering.
+  await feed(false, 25);
+  await feed(true, 30);
+  await feed(false, 35);
+  await sleep(50);
+  return { llm, tts, transport, feed, events, end };
+}
+
+test('a backchannel while the model is still writing: the agent goes on with every sentence, including those written after the interruption', async () => {
+  const c = await callWith(['what is on', 'okay']);
+  try {
+    assert.deepEqual(c.tts.said, ['Breakfast is served from seven.'], 'speaking the first sentence');
+    await c.feed(true, 15); // "okay" over the agent: a barge-in after 150 ms of it
+    assert.deepEqual(c.transport.events, ['clear']);
+    // 320 ms of silence ends an utterance that may be a backchannel (backchannelSilenceMs 300, not 600).
+    await c.feed(false, 16);
+    await sleep(800); // the model writes its last two sentences meanwhile
+    const types = (await c.events()).map((e) => e.type);
+    assert.ok(types.includes('barge_in.resumed'), `resumed (events: ${types.join(', ')})`);
+    assert.equal(c.llm.requests.length, 1, 'the agent was not asked about "okay"');
+    assert.equal(c.llm.requests[0]!.signal.aborted, false, 'the model was not stopped by the backchannel');
+    const resumedSaid = c.tts.said.slice(1).join(' ');
+    assert.match(resumedSaid, /Breakfast is served from seven\. The pool opens at nine\. The spa is on the top floor\./);
+  } finally {
+    await c.end();
+  }
+});
+
+test('real words over the agent stop its model and are answered', async () => {
+  const c = await callWith(['what is on', 'no I meant the restaurant']);
+  try {
+    await c.feed(true, 40);
+    await c.feed(false, 40);
+    await sleep(300);
+    assert.equal(c.llm.requests.length, 2, 'the interruption was answered');
+    assert.equal(c.llm.requests[0]!.signal.aborted, true, 'the interrupted reply was stopped for good');
+    assert.deepEqual(c.llm.requests[1]!.req.messages.at(-1), { role: 'user', content: 'no I meant the restaurant' });
+    const types = (await c.events()).map((e) => e.type);
+    assert.ok(!types.includes('barge_in.resumed'));
+    assert.ok(!c.tts.said.some((t) => /pool|spa/.test(t)), 'nothing written after the interruption was spoken');
+  } finally {
+    await c.end();
+  }
+});
+
+test('speech longer than a backchannel waits for the usual silence before its turn ends', async () => {
+  const c = await callWith(['what is on', 'okay']);
+  try {
+    await c.feed(true, 50); // 1 s: too long for a backchannel, whatever it turns out to say
+    await c.feed(false, 20); // 400 ms: enough for a backchannel, not for a turn (600 ms)
+    await sleep(100);
+    let types = (await c.events()).map((e) => e.type);
+    assert.ok(!types.includes('barge_in.resumed'), 'the turn has not ended yet');
+    await c.feed(false, 12); // 640 ms in all
+    await sleep(200);
+    types = (await c.events()).map((e) => e.type);
+    assert.ok(types.includes('barge_in.resumed'), `then it is judged (events: ${types.join(', ')})`);
+  } finally {
+    await c.end();
+  }
+});
+
+test('backchannelSilenceMs is configurable per agent', async () => {
+  const c = await callWith(['what is on', 'okay'], { backchannelSilenceMs: 500 });
+  try {
+    await c.feed(true, 15);
+    await c.feed(false, 18); // 360 ms: not yet
+    await sleep(100);
+    assert.ok(!(await c.events()).some((e) => e.type === 'barge_in.resumed'));
+    await c.feed(false, 8); // 520 ms
+    await sleep(200);
+    assert.ok((await c.events()).some((e) => e.type === 'barge_in.resumed'));
+  } finally {
+    await c.end();
+  }
+});
