@@ -197,7 +197,9 @@ interface ServerProcess {
 
 async function startServerProcess(config: LoadServerConfig, pinned: boolean, profile: { dir: string; kind: 'cpu' | 'heap' } | undefined, logPath: string): Promise<ServerProcess> {
   const profileArgs = profile ? [`--${profile.kind}-prof`, `--${profile.kind}-prof-dir=${profile.dir}`] : [];
-  const nodeArgs = ['--expose-gc', ...profileArgs, join(here, 'load-server.js')];
+  // LOAD_SERVER_NODE_ARGS: extra node/V8 flags for the server process (experiments, e.g. GC sizing).
+  const extraArgs = (process.env.LOAD_SERVER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const nodeArgs = ['--expose-gc', ...extraArgs, ...profileArgs, join(here, 'load-server.js')];
   const [cmd, args] = pinned ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const child = spawn(cmd as string, args as string[], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

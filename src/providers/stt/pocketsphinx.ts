@@ -81,36 +81,50 @@ export class PocketsphinxStt implements SttProvider {
     return leased;
   }
 
-  /** Feeds one utterance to the decoder; emits partials as they change and one final unless aborted. */
+  /**
+   * Feeds one utterance to the decoder; emits partials as they change and one final unless aborted.
+   *
+   * The per-frame path is `await frames.next()` and a feed: no promise race per frame. Abort is raced
+   * once against the whole utterance instead, so it still ends the utterance at once while the audio
+   * source is stalled; the stream, when the source finally answers, sees `stopped` and leaves.
+   */
   private async runUtterance(audio: AsyncIterable<AudioFrame>, signal: AbortSignal, emit: (ev: TranscriptEvent) => void): Promise<void> {
-    const aborted = new Promise<'aborted'>((resolve) => {
-      if (signal.aborted) resolve('aborted');
-      else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-    });
     if (signal.aborted) return;
-    const handle = await Promise.race([this.acquire(), aborted]);
-    if (handle === 'aborted') return;
+    /** Set once the utterance is over (aborted or done): the stream must stop touching the decoder. */
+    let stopped = false;
+    let onAbort: () => void = () => undefined;
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = (): void => {
+        stopped = true;
+        resolve();
+      };
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
 
     const modelRateHz = this.engine.modelSampleRateHz;
     const partialEverySamples = (modelRateHz * PARTIAL_INTERVAL_MS) / 1000;
+    let handle: DecoderHandle | undefined;
     let resampler: StreamingResampler | undefined;
     let sinceLastPartial = 0;
     let lastPartial = '';
-    let finished = false;
+    // Opened on the first frame, whose rate tells the engine which CMN prior fits this channel.
+    let started = false;
+    /** endUtterance was sent: the decoder closes the utterance itself, nothing to cancel. */
+    let ending = false;
 
-    const feed = (samples: Int16Array, owned: boolean): void => {
+    const feed = (h: DecoderHandle, samples: Int16Array, owned: boolean): void => {
       if (samples.length === 0) return;
       // Counted before feeding: a transferred buffer is detached (length 0) afterwards.
       sinceLastPartial += samples.length;
-      handle.feed(samples, { transfer: owned });
+      h.feed(samples, { transfer: owned });
       // Paced by audio, not wall time: the worker answers in order, so a decoder that is behind still
       // reports each 200 ms step, and results do not depend on how fast audio arrived.
       if (sinceLastPartial < partialEverySamples) return;
       sinceLastPartial = 0;
-      handle.partial().then(
+      h.partial().then(
         (raw) => {
           const text = cleanHypothesis(raw);
-          if (finished || text.length === 0 || text === lastPartial) return;
+          if (stopped || text.length === 0 || text === lastPartial) return;
           lastPartial = text;
           emit({ kind: 'partial', text });
         },
@@ -118,51 +132,58 @@ export class PocketsphinxStt implements SttProvider {
       );
     };
 
-    // Opened on the first frame, whose rate tells the engine which CMN prior fits this channel.
-    let started = false;
     const frames = audio[Symbol.asyncIterator]();
-    try {
+    /** The utterance itself; every `stopped` check follows an await, since only then can it have changed. */
+    const stream = async (): Promise<void> => {
+      const h = await this.acquire();
+      if (stopped) return;
+      handle = h;
       for (;;) {
-        const pending = frames.next();
-        pending.catch(() => undefined); // if abort wins the race, a late rejection must not go unhandled
-        const next = await Promise.race([pending, aborted]);
-        if (next === 'aborted' || next.done) break;
+        const next = await frames.next();
+        if (stopped) return;
+        if (next.done === true) break;
         const frame = next.value;
         if (!started) {
-          handle.startUtterance({ inputRateHz: frame.sampleRateHz });
+          h.startUtterance({ inputRateHz: frame.sampleRateHz });
           started = true;
         }
         if (frame.sampleRateHz === modelRateHz) {
           resampler?.flush(); // rate switched back mid-utterance; drop the other rate's filter tail
           resampler = undefined;
-          feed(frame.samples, false); // frames are shared and immutable: copy, never transfer
+          feed(h, frame.samples, false); // frames are shared and immutable: copy, never transfer
         } else {
           if (resampler?.fromHz !== frame.sampleRateHz) resampler = new StreamingResampler(frame.sampleRateHz, modelRateHz);
-          feed(resampler.process(frame.samples), true); // fresh array we own: transfer it
+          feed(h, resampler.process(frame.samples), true); // fresh array we own: transfer it
         }
-      }
-      if (signal.aborted) {
-        finished = true;
-        if (started) await handle.cancelUtterance().catch(() => undefined);
-        return;
       }
       let text = '';
       if (started) {
-        if (resampler) feed(resampler.flush(), true);
-        text = cleanHypothesis((await handle.endUtterance()).text);
+        if (resampler) feed(h, resampler.flush(), true);
+        ending = true;
+        text = cleanHypothesis((await h.endUtterance()).text);
       }
-      finished = true;
+      if (stopped) return;
+      stopped = true;
       emit({ kind: 'final', text });
+    };
+
+    try {
+      // The only race of the utterance. A stream still parked on the audio source after abort settles
+      // later unobserved; its promise is handled here, so a late rejection is not unhandled.
+      await Promise.race([stream(), aborted]);
     } catch (err) {
-      finished = true;
-      if (started) await handle.cancelUtterance().catch(() => undefined);
+      stopped = true;
+      if (started) await handle?.cancelUtterance().catch(() => undefined);
       throw err;
     } finally {
-      finished = true;
+      signal.removeEventListener('abort', onAbort);
       if (signal.aborted) {
+        stopped = true;
+        if (started && !ending) await handle?.cancelUtterance().catch(() => undefined);
         // Don't wait for a producer blocked in next(); just tell it we're done.
         void Promise.resolve(frames.return?.()).catch(() => undefined);
       }
+      stopped = true;
     }
   }
 }
