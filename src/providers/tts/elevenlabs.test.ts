@@ -54,12 +54,14 @@ async function expectProviderError(p: Promise<unknown>, retryable: boolean, patt
 const signal = (): AbortSignal => new AbortController().signal;
 
 describe('ElevenLabsTts', () => {
-  it('yields ~20 ms mu-law-decoded 8 kHz frames totalling the audio of every chunk', async () => {
-    await withFake({ audioMsPerChunk: 300 }, {}, async (tts) => {
+  it('yields mu-law-decoded 8 kHz frames of whole 20 ms units, up to 100 ms, totalling the audio of every chunk', async () => {
+    await withFake({ audioMsPerChunk: 300, messageMs: 150 }, {}, async (tts) => {
       assert.equal(tts.sampleRateHz, 8000);
       const frames = await collect(tts.synthesize(texts('Hello there.', 'How are you?'), { signal: signal() }));
-      assert.ok(frames.every((f) => f.sampleRateHz === 8000 && f.samples.length <= 160));
-      assert.ok(frames.slice(0, -1).every((f) => f.samples.length === 160));
+      assert.ok(frames.every((f) => f.sampleRateHz === 8000 && f.samples.length <= 800));
+      // A 150 ms message: 100 + 40 ms at once (whole 20 ms units); its last 10 ms go out with the next message.
+      assert.deepEqual(frames.slice(0, 3).map((f) => f.samples.length), [800, 320, 800]);
+      assert.ok(frames.slice(0, -1).every((f) => f.samples.length % 160 === 0));
       const oneChunk = mulawDecode(mulawEncode(fakeTone(300, 8000)));
       assert.deepEqual(samplesOf(frames), concatPcm16([oneChunk, oneChunk]));
     });
@@ -282,7 +284,7 @@ describe('ElevenLabsTts', () => {
         for await (const f of tts.synthesize(texts('Hello there.'), { signal: signal() })) got.push(f);
       })();
       await expectProviderError(run, true, /dropped mid-stream/);
-      assert.equal(got.length, 10, 'two 100 ms messages = ten 20 ms frames');
+      assert.equal(got.reduce((n, f) => n + f.samples.length, 0), 1600, 'two 100 ms messages, all of it');
     });
   });
 

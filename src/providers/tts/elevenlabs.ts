@@ -68,7 +68,9 @@ export const ELEVENLABS_DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 export const ELEVENLABS_DEFAULT_RESPONSE_TIMEOUT_MS = 10000;
 
 /** `inactivity_timeout` asked for in the URL (seconds): the documented default, stated so the bounds below hold. */
-export const ELEVENLABS_INACTIVITY_TIMEOUT_S = 20;
+export /** Audio messages are cut into frames of whole 20 ms units, up to this long (see PcmChunker). */
+const ELEVENLABS_MAX_FRAME_MS = 100;
+const ELEVENLABS_INACTIVITY_TIMEOUT_S = 20;
 
 /**
  * A socket without any context for this long is closed. Below the server's inactivity timeout, so an idle socket
@@ -159,7 +161,12 @@ export class ElevenLabsTts implements TtsProvider {
 
   async *synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame> {
     if (o.signal.aborted) return;
-    const ctx = new Context(`parley-${++this.contextSeq}`, new PcmChunker({ sampleRateHz: this.sampleRateHz, encoding: this.format === 'ulaw_8000' ? 'mulaw' : 'pcm16le' }));
+    const chunker = new PcmChunker({
+      sampleRateHz: this.sampleRateHz,
+      encoding: this.format === 'ulaw_8000' ? 'mulaw' : 'pcm16le',
+      maxFrameDurationMs: ELEVENLABS_MAX_FRAME_MS,
+    });
+    const ctx = new Context(`parley-${++this.contextSeq}`, chunker);
     const responseTimeoutMs = this.o.responseTimeoutMs ?? ELEVENLABS_DEFAULT_RESPONSE_TIMEOUT_MS;
     /** Text chunks (cleaned, space-terminated) read so far: sent as they come, replayed if the context moves. */
     const chunks: string[] = [];

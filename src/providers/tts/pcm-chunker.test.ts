@@ -65,4 +65,15 @@ describe('PcmChunker', () => {
     input.fill(0);
     assert.equal(frame!.samples[0], 0x0101);
   });
+
+  it('merges whole frames already received into frames of up to maxFrameDurationMs, never waiting for more', () => {
+    const c = new PcmChunker({ sampleRateHz: 8000, encoding: 'mulaw', maxFrameDurationMs: 100 });
+    const bytes = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v);
+    // 250 ms at once: 100 + 100 + 40 ms (whole 20 ms units), 10 ms held back.
+    assert.deepEqual(c.push(bytes(2000, 0xff)).map((f) => f.samples.length), [800, 800, 320]);
+    // 30 ms more completes two units: one 40 ms frame now.
+    assert.deepEqual(c.push(bytes(240, 0xff)).map((f) => f.samples.length), [320]);
+    assert.deepEqual(c.end().map((f) => f.samples.length), []);
+    assert.throws(() => new PcmChunker({ sampleRateHz: 8000, frameDurationMs: 20, maxFrameDurationMs: 10 }), RangeError);
+  });
 });

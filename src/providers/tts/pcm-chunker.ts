@@ -24,6 +24,13 @@ export interface PcmChunkerOptions {
   readonly encoding?: ByteEncoding;
   /** Default {@link TTS_FRAME_DURATION_MS}. */
   readonly frameDurationMs?: number;
+  /**
+   * Longest frame produced: whole `frameDurationMs` units already received go out merged into frames of up
+   * to this length (never waiting for more bytes), so a 300 ms network chunk is three frames, not fifteen —
+   * each frame costs a trip through every async generator between the provider and the transport. Default
+   * `frameDurationMs` (no merging).
+   */
+  readonly maxFrameDurationMs?: number;
 }
 
 /**
@@ -35,6 +42,7 @@ export class PcmChunker {
   private readonly encoding: ByteEncoding;
   private readonly bytesPerSample: number;
   private readonly frameBytes: number;
+  private readonly maxFrameBytes: number;
   private pending: Uint8Array = new Uint8Array(0);
 
   constructor(o: PcmChunkerOptions) {
@@ -46,6 +54,9 @@ export class PcmChunker {
     this.bytesPerSample = this.encoding === 'mulaw' ? 1 : 2;
     const samplesPerFrame = Math.max(1, Math.round((o.sampleRateHz * frameMs) / 1000));
     this.frameBytes = samplesPerFrame * this.bytesPerSample;
+    const maxMs = o.maxFrameDurationMs ?? frameMs;
+    if (!(maxMs >= frameMs)) throw new RangeError(`maxFrameDurationMs ${maxMs} is below frameDurationMs ${frameMs}`);
+    this.maxFrameBytes = Math.max(1, Math.floor(maxMs / frameMs)) * this.frameBytes;
   }
 
   /**
@@ -58,8 +69,8 @@ export class PcmChunker {
     const buf = this.pending.length === 0 ? chunk : concatBytes(this.pending, chunk);
     const whole = buf.length - (buf.length % this.frameBytes);
     const frames: AudioFrame[] = [];
-    for (let off = 0; off < whole; off += this.frameBytes) {
-      frames.push(this.decode(buf.subarray(off, off + this.frameBytes)));
+    for (let off = 0; off < whole; off += this.maxFrameBytes) {
+      frames.push(this.decode(buf.subarray(off, Math.min(whole, off + this.maxFrameBytes))));
     }
     // Copy the remainder: `chunk` belongs to the caller (often a pooled network buffer).
     this.pending = buf.slice(whole);
