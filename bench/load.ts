@@ -202,10 +202,13 @@ async function startServerProcess(config: LoadServerConfig, pinned: boolean, pro
   const nodeArgs = ['--expose-gc', ...extraArgs, ...profileArgs, join(here, 'load-server.js')];
   const [cmd, args] = pinned ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const child = spawn(cmd as string, args as string[], {
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, PARLEY_LOAD_SERVER: JSON.stringify(config) },
   });
-  child.stderr?.pipe(createWriteStream(logPath));
+  // stdout too: V8 tracing flags (LOAD_SERVER_NODE_ARGS=--trace-gc) print there.
+  const log = createWriteStream(logPath);
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let seq = 0;
   const waiting = new Map<number, (s: ServerSample) => void>();
@@ -472,8 +475,8 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     await server.close();
     await fakes.close();
     log(`closed in ${Math.round(performance.now() - closing)} ms`);
-    if (!o.profile && !o.allocProfile) await rm(dataDir, { recursive: true, force: true });
-    else log(`server ${o.profile} profile and log in ${dataDir}`);
+    if (!o.profile && !o.allocProfile && !process.env.LOAD_SERVER_NODE_ARGS) await rm(dataDir, { recursive: true, force: true });
+    else log(`server ${o.profile ?? (o.allocProfile ? 'allocation' : 'no')} profile; log in ${dataDir}`);
   }
 }
 

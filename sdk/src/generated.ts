@@ -40,6 +40,7 @@ export type AgentConfig = {
     incompleteSilenceMs: number;
     completeSilenceMs: number;
     backchannels: string[];
+    backchannelSilenceMs: number;
     resumeAfterMs: number;
   };
   maxSilenceMs: number;
@@ -387,6 +388,7 @@ export type AgentDocument = {
     incompleteSilenceMs?: number;
     completeSilenceMs?: number;
     backchannels?: string[];
+    backchannelSilenceMs?: number;
     resumeAfterMs?: number;
   };
   maxSilenceMs?: number;
@@ -958,6 +960,7 @@ export type TenantDocument = {
       incompleteSilenceMs?: number;
       completeSilenceMs?: number;
       backchannels?: string[];
+      backchannelSilenceMs?: number;
       resumeAfterMs?: number;
     };
     maxSilenceMs?: number;
@@ -1301,6 +1304,7 @@ export type TenantDocument = {
       incompleteSilenceMs?: number;
       completeSilenceMs?: number;
       backchannels?: string[];
+      backchannelSilenceMs?: number;
       resumeAfterMs?: number;
     };
     maxSilenceMs?: number;
