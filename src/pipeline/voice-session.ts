@@ -16,6 +16,7 @@ import type { AgentTool, ToolCallContext, ToolResult } from '../tools/types.js';
 import { type CallControl, CONTROL_TOOLS, TRANSFER_FAILED_REPLY, llmAgentTools, runControlTools, runDataTools, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { AgentReply } from './reply.js';
 import { isBackchannel, isEchoOf, remainderAfter } from './backchannel.js';
+import { PreRoll } from './pre-roll.js';
 import { classifyCompleteness } from './turn-completeness.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
@@ -138,8 +139,7 @@ export class VoiceSession implements MediaHandler {
   private readonly d: VoiceSessionDeps;
   private readonly now: () => number;
   private readonly turns: TurnTaking;
-  private readonly preRoll: AudioFrame[] = [];
-  private preRollMs = 0;
+  private readonly preRoll = new PreRoll(PRE_ROLL_MS);
   private utterance: Utterance | undefined;
   private sttChain: Promise<void> = Promise.resolve();
   private active: ActiveReply | undefined;
@@ -209,11 +209,6 @@ export class VoiceSession implements MediaHandler {
       this.d.meter?.addSttAudioMs(frameMs);
     }
     this.preRoll.push(frame);
-    this.preRollMs += frameMs;
-    while (this.preRollMs > PRE_ROLL_MS && this.preRoll.length > 1) {
-      const old = this.preRoll.shift() as AudioFrame;
-      this.preRollMs -= frameDurationMs(old);
-    }
   }
 
   private onTurnEvent(ev: TurnEvent, receivedAtMs: number): void {
@@ -257,8 +252,9 @@ export class VoiceSession implements MediaHandler {
   private openUtterance(): void {
     if (this.utterance) return;
     const u: Utterance = { audio: new Channel<AudioFrame>(4096), abort: new AbortController(), discarded: false, partial: '' };
-    for (const f of this.preRoll) u.audio.push(f);
-    this.d.meter?.addSttAudioMs(this.preRollMs);
+    const preRoll = this.preRoll.frame();
+    if (preRoll) u.audio.push(preRoll);
+    this.d.meter?.addSttAudioMs(this.preRoll.ms);
     this.utterance = u;
     // One decoder per call: utterances are transcribed one after another.
     this.sttChain = this.sttChain.then(() => this.transcribe(u));
