@@ -124,7 +124,7 @@ async function callWith(sttTexts: string[], endpointing: Record<string, unknown>
   await feed(true, 30);
   await feed(false, 35);
   await sleep(50);
-  return { llm, tts, transport, feed, events, end };
+  return { session, llm, tts, transport, feed, events, end };
 }
 
 test('a backchannel while the model is still writing: the agent goes on with every sentence, including those written after the interruption', async () => {
@@ -159,6 +159,27 @@ test('real words over the agent stop its model and are answered', async () => {
     const types = (await c.events()).map((e) => e.type);
     assert.ok(!types.includes('barge_in.resumed'));
     assert.ok(!c.tts.said.some((t) => /pool|spa/.test(t)), 'nothing written after the interruption was spoken');
+    // The agent is told what it had not said yet, so it can come back to it.
+    assert.deepEqual(c.llm.requests[1]!.req.messages.at(-2), {
+      role: 'assistant',
+      content: '[interrupted by the caller; not said: "Breakfast is served from seven."]',
+    });
+  } finally {
+    await c.end();
+  }
+});
+
+test('after a real interruption mid-sentence the history holds what was heard, then what was not said', async () => {
+  const c = await callWith(['what is on', 'and the spa']);
+  try {
+    c.session.onAudioSent(1000, performance.now()); // the sentence's second of audio starts playing now
+    await sleep(450); // about two of its five words heard
+    await c.feed(true, 40);
+    await c.feed(false, 40);
+    await sleep(300);
+    const note = c.llm.requests[1]!.req.messages.at(-2);
+    assert.equal(note?.role, 'assistant');
+    assert.match(note!.content, /^Breakfast is( served)? — \[interrupted by the caller; not said: "(served )?from seven\.( The pool opens at nine\.)?"\]$/);
   } finally {
     await c.end();
   }

@@ -118,9 +118,14 @@ interface Suspended {
   /** The utterance that interrupted. */
   readonly utterance: Utterance | undefined;
   readonly timer: NodeJS.Timeout;
+  /** The history entry holding what the caller heard of the reply (absent when nothing was heard). */
+  readonly heardMessage: ChatMessage | undefined;
   /** The interrupting utterance may still be a backchannel: its turn ends after backchannelSilenceMs. */
   quickTurnEnd: boolean;
 }
+
+/** Longest unsaid text quoted in the history note of an interrupted reply. */
+const MAX_UNSAID_NOTE_CHARS = 400;
 
 /** Speech longer than this (voiced ms) is not a backchannel, whatever the words so far. */
 const MAX_BACKCHANNEL_SPEECH_MS = 900;
@@ -342,13 +347,27 @@ export class VoiceSession implements MediaHandler {
     if (resumed && s.hangupReason) resumed.hangupReason = s.hangupReason;
   }
 
-  /** Forgets the suspended reply; `abortHeld` (default) also stops its agent. */
+  /**
+   * Forgets the suspended reply. `abortHeld` (default): it will not be resumed — its agent is stopped,
+   * and the history notes what it had not said yet, so the agent can come back to it after answering.
+   */
   private dropSuspended(abortHeld = true): void {
     const s = this.suspended;
     if (!s) return;
     clearTimeout(s.timer);
-    if (abortHeld) s.reply.abort.abort();
     this.suspended = undefined;
+    if (!abortHeld) return;
+    s.reply.abort.abort();
+    if (s.remainder) this.noteUnsaid(s.heardMessage, s.remainder);
+  }
+
+  /** Marks the assistant message `heard` (or, if none, a new one) as interrupted before `unsaid`. */
+  private noteUnsaid(heard: ChatMessage | undefined, unsaid: string): void {
+    const clipped = unsaid.length > MAX_UNSAID_NOTE_CHARS ? `${unsaid.slice(0, MAX_UNSAID_NOTE_CHARS)}…` : unsaid;
+    const note = `[interrupted by the caller; not said: "${clipped}"]`;
+    const i = heard ? this.history.lastIndexOf(heard) : -1;
+    if (heard && i >= 0) this.history[i] = { role: 'assistant', content: `${heard.content} — ${note}` };
+    else this.history.push({ role: 'assistant', content: note });
   }
 
   private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number): void {
@@ -566,11 +585,12 @@ export class VoiceSession implements MediaHandler {
     if (!rest) a.reply.abort.abort();
     this.active = undefined;
     if (a.agentTurnId) this.d.recorder.updateTurn(a.agentTurnId, { text: heard, endedAtMs: Date.now(), interrupted: true });
-    if (heard) this.history.push({ role: 'assistant', content: heard });
+    const heardMessage: ChatMessage | undefined = heard ? { role: 'assistant', content: heard } : undefined;
+    if (heardMessage) this.history.push(heardMessage);
     this.d.metrics.bargeInsTotal.inc();
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
     this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: a.reply.tracker.fullText() });
-    if (rest) this.suspend(a, heard, rest);
+    if (rest) this.suspend(a, heard, rest, heardMessage);
   }
 
   /**
@@ -579,7 +599,7 @@ export class VoiceSession implements MediaHandler {
    * after `backchannelSilenceMs` of silence, so that a short "uh-huh" is judged (and the agent goes on)
    * soon after the caller stops; words that are not a backchannel restore the usual endpointing.
    */
-  private suspend(a: ActiveReply, heard: string, rest: AsyncIterable<LlmDelta>): void {
+  private suspend(a: ActiveReply, heard: string, rest: AsyncIterable<LlmDelta>, heardMessage: ChatMessage | undefined): void {
     this.dropSuspended();
     const remainder = remainderAfter(a.reply.tracker.fullText(), heard);
     const utterance = this.utterance;
@@ -607,6 +627,7 @@ export class VoiceSession implements MediaHandler {
       utterance,
       timer,
       quickTurnEnd: false,
+      heardMessage,
     };
     if (utterance) this.adaptEndpointing(utterance.partial);
   }
