@@ -15,7 +15,7 @@ import { openStore } from '../store/store.js';
 import { agentSchema } from '../tenants/schema.js';
 import type { MediaTransport } from '../transports/types.js';
 import { CallRecorder } from './call-recorder.js';
-import { VoiceSession } from './voice-session.js';
+import { type SessionTools, VoiceSession } from './voice-session.js';
 
 const RATE = 8000;
 const FRAME = 160;
@@ -88,7 +88,7 @@ class RecordingTransport implements MediaTransport {
   }
 }
 
-async function callWith(sttTexts: string[], endpointing: Record<string, unknown> = {}) {
+async function callWith(sttTexts: string[], endpointing: Record<string, unknown> = {}, extra: { llm?: LlmProvider; tools?: SessionTools } = {}) {
   const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-resume-')) });
   const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
   const llm = new SlowLlm();
@@ -97,7 +97,7 @@ async function callWith(sttTexts: string[], endpointing: Record<string, unknown>
   const session = new VoiceSession({
     transport,
     stt: new ScriptedStt(sttTexts),
-    llm,
+    llm: extra.llm ?? llm,
     tts,
     vad: new EnergyVad({ sampleRateHz: RATE }),
     agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'slow' }, endpointing }),
@@ -105,6 +105,7 @@ async function callWith(sttTexts: string[], endpointing: Record<string, unknown>
     metrics: createMetrics({ collectDefaults: false }),
     log: createLogger({ level: 'silent' }),
     callControl: { transfer: async () => {} },
+    ...(extra.tools ? { tools: extra.tools } : {}),
   });
   let n = 0;
   const feed = async (voiced: boolean, frames: number): Promise<void> => {
@@ -212,6 +213,39 @@ test('backchannelSilenceMs is configurable per agent', async () => {
     await c.feed(false, 8); // 520 ms
     await sleep(200);
     assert.ok((await c.events()).some((e) => e.type === 'barge_in.resumed'));
+  } finally {
+    await c.end();
+  }
+});
+
+test('a data tool the reply had already started runs once, even when a backchannel makes the reply resume', async () => {
+  let runs = 0;
+  const tools: SessionTools = {
+    byName: new Map([
+      ['lookup', { spec: { name: 'lookup', description: 'looks up', parameters: { type: 'object', properties: {} } }, run: async () => ({ ok: true, data: { x: 1 } }) }],
+    ]),
+    context: { tenant: {} as never, agentId: 'a', agent: {} as never, callId: 'c', remoteNumber: '+1', localNumber: '+2', nowMs: () => Date.now() },
+    run: async (tool, args, ctx) => {
+      runs++;
+      return tool.run(args, ctx);
+    },
+  };
+  const llm: LlmProvider = {
+    name: 'tooling',
+    async *complete() {
+      yield { kind: 'text', text: 'Let me check that for you. ' };
+      yield { kind: 'tool_call', call: { id: 't1', name: 'lookup', arguments: {} } };
+    },
+  };
+  const c = await callWith(['what is on', 'okay'], {}, { llm, tools });
+  try {
+    await sleep(100);
+    assert.equal(runs, 1, 'started as soon as the model asked, while its words play');
+    await c.feed(true, 15);
+    await c.feed(false, 16);
+    await sleep(400);
+    assert.ok((await c.events()).some((e) => e.type === 'barge_in.resumed'));
+    assert.equal(runs, 1, 'not run again by the resumed reply');
   } finally {
     await c.end();
   }

@@ -120,6 +120,8 @@ interface Suspended {
   readonly timer: NodeJS.Timeout;
   /** The history entry holding what the caller heard of the reply (absent when nothing was heard). */
   readonly heardMessage: ChatMessage | undefined;
+  /** Data tools the reply had already started (they ran once; a resumed reply awaits their results). */
+  readonly tools: ActiveReply['tools'];
   /** The interrupting utterance may still be a backchannel: its turn ends after backchannelSilenceMs. */
   quickTurnEnd: boolean;
 }
@@ -345,6 +347,8 @@ export class VoiceSession implements MediaHandler {
     // speak() set a new active reply (TypeScript cannot see it through the call).
     const resumed = this.active as ActiveReply | undefined;
     if (resumed && s.hangupReason) resumed.hangupReason = s.hangupReason;
+    // Tools already started are not run again: the resumed reply waits for their results instead.
+    if (resumed && s.tools) resumed.tools = s.tools;
   }
 
   /**
@@ -454,7 +458,7 @@ export class VoiceSession implements MediaHandler {
   }
 
   private afterProduction(a: ActiveReply): void {
-    if (a.reply.productionDone && !this.ended) {
+    if (a.reply.productionDone && !this.ended && !a.tools) {
       // Data tools start now, while the caller still hears the words before them.
       const calls = a.reply.toolCalls.filter((c) => !CONTROL_TOOLS.has(c.name));
       if (calls.length > 0) a.tools = { calls, startedAtMs: this.now(), results: this.runTools(calls) };
@@ -628,6 +632,7 @@ export class VoiceSession implements MediaHandler {
       timer,
       quickTurnEnd: false,
       heardMessage,
+      tools: a.tools,
     };
     if (utterance) this.adaptEndpointing(utterance.partial);
   }
