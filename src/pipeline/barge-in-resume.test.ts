@@ -250,3 +250,44 @@ test('a data tool the reply had already started runs once, even when a backchann
     await c.end();
   }
 });
+
+test('a reply cut off for good after its tools ran leaves the tool calls and their results in the history', async () => {
+  const tools: SessionTools = {
+    byName: new Map([
+      ['book', { spec: { name: 'book', description: 'books', parameters: { type: 'object', properties: {} } }, run: async () => ({ ok: true, data: { reference: 'R1' } }) }],
+    ]),
+    context: { tenant: {} as never, agentId: 'a', agent: {} as never, callId: 'c', remoteNumber: '+1', localNumber: '+2', nowMs: () => Date.now() },
+    run: async (tool, args, ctx) => {
+      await sleep(200); // still running when the caller's next turn is ready
+      return tool.run(args, ctx);
+    },
+  };
+  const requests: ChatRequest[] = [];
+  const llm: LlmProvider = {
+    name: 'booking',
+    async *complete(req) {
+      requests.push(req);
+      if (requests.length > 1) return;
+      yield { kind: 'text', text: 'Let me book that for you. ' };
+      yield { kind: 'tool_call', call: { id: 't1', name: 'book', arguments: {} } };
+    },
+  };
+  const c = await callWith(['book it', 'no wait'], {}, { llm, tools });
+  try {
+    await c.feed(true, 15);
+    await c.feed(false, 16);
+    await sleep(500);
+    assert.equal(requests.length, 2, 'the interruption was answered');
+    const messages = requests[1]!.messages;
+    assert.deepEqual(messages.at(-1), { role: 'user', content: 'no wait' });
+    const call = messages.at(-3);
+    assert.equal(call?.role, 'assistant');
+    assert.deepEqual(call?.role === 'assistant' ? call.toolCalls : undefined, [{ id: 't1', name: 'book', arguments: {} }]);
+    assert.match(call!.content, /not said: "Let me book that for you\."/);
+    const result = messages.at(-2);
+    assert.equal(result?.role, 'tool');
+    assert.match(result!.content, /R1/);
+  } finally {
+    await c.end();
+  }
+});

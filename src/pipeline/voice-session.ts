@@ -166,6 +166,8 @@ export class VoiceSession implements MediaHandler {
   private keypad: { digits: string; timer: NodeJS.Timeout | undefined } = { digits: '', timer: undefined };
   private readonly callAbort = new AbortController();
   private suspended: Suspended | undefined;
+  /** Results of an interrupted reply's tools on their way into the history (see fileInterruptedTools). */
+  private toolResultsFiling: Promise<void> | undefined;
   /** Removes the agent's own voice (speakerphone echo) from the caller's audio before voice detection. */
   private readonly echo: EchoSuppressor | undefined;
 
@@ -362,16 +364,22 @@ export class VoiceSession implements MediaHandler {
     this.suspended = undefined;
     if (!abortHeld) return;
     s.reply.abort.abort();
-    if (s.remainder) this.noteUnsaid(s.heardMessage, s.remainder);
+    const heard = s.remainder ? this.noteUnsaid(s.heardMessage, s.remainder) : s.heardMessage;
+    if (s.tools) this.fileInterruptedTools(s.tools, heard);
   }
 
-  /** Marks the assistant message `heard` (or, if none, a new one) as interrupted before `unsaid`. */
-  private noteUnsaid(heard: ChatMessage | undefined, unsaid: string): void {
+  /**
+   * Marks the assistant message `heard` (or, if none, a new one) as interrupted before `unsaid`;
+   * returns the message that now stands for the reply in the history.
+   */
+  private noteUnsaid(heard: ChatMessage | undefined, unsaid: string): ChatMessage {
     const clipped = unsaid.length > MAX_UNSAID_NOTE_CHARS ? `${unsaid.slice(0, MAX_UNSAID_NOTE_CHARS)}…` : unsaid;
     const note = `[interrupted by the caller; not said: "${clipped}"]`;
     const i = heard ? this.history.lastIndexOf(heard) : -1;
-    if (heard && i >= 0) this.history[i] = { role: 'assistant', content: `${heard.content} — ${note}` };
-    else this.history.push({ role: 'assistant', content: note });
+    const noted: ChatMessage = { role: 'assistant', content: heard && i >= 0 ? `${heard.content} — ${note}` : note };
+    if (i >= 0) this.history[i] = noted;
+    else this.history.push(noted);
+    return noted;
   }
 
   private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number): void {
@@ -406,9 +414,41 @@ export class VoiceSession implements MediaHandler {
     this.speak('answer', (signal) => this.askAgent(signal), cause);
   }
 
-  /** One request to the agent with the history so far. */
+  /**
+   * One request to the agent with the history so far — once the results of tools an interrupted
+   * reply had started are in it (a tool call must be followed by its result in the history).
+   */
   private askAgent(signal: AbortSignal): AsyncIterable<LlmDelta> {
-    return this.d.llm.complete({ messages: [...this.history], tools: this.tools }, { signal });
+    const pending = this.toolResultsFiling;
+    if (!pending) return this.d.llm.complete({ messages: [...this.history], tools: this.tools }, { signal });
+    const session = this;
+    return (async function* () {
+      await pending;
+      if (signal.aborted) return;
+      yield* session.d.llm.complete({ messages: [...session.history], tools: session.tools }, { signal });
+    })();
+  }
+
+  /**
+   * A reply that started data tools was cut off for good: its tools ran (their effects are real),
+   * so the history says so — the heard message (or a new one) carries the tool calls, and their
+   * results follow it as soon as they are in.
+   */
+  private fileInterruptedTools(run: NonNullable<ActiveReply['tools']>, heard: ChatMessage | undefined): void {
+    const i = heard ? this.history.lastIndexOf(heard) : -1;
+    const content = heard?.content ?? '';
+    const withCalls: ChatMessage = { role: 'assistant', content, toolCalls: run.calls };
+    if (i >= 0) this.history[i] = withCalls;
+    else this.history.push(withCalls);
+    const filing = run.results.then((results) => {
+      const at = this.history.lastIndexOf(withCalls);
+      if (at >= 0) this.history.splice(at + 1, 0, ...results);
+    });
+    const all = Promise.all([this.toolResultsFiling, filing]).then(() => undefined);
+    this.toolResultsFiling = all;
+    void all.then(() => {
+      if (this.toolResultsFiling === all) this.toolResultsFiling = undefined;
+    });
   }
 
   // ---------- replies ----------
@@ -595,6 +635,7 @@ export class VoiceSession implements MediaHandler {
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
     this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: a.reply.tracker.fullText() });
     if (rest) this.suspend(a, heard, rest, heardMessage);
+    else if (a.tools) this.fileInterruptedTools(a.tools, heardMessage);
   }
 
   /**
