@@ -576,10 +576,12 @@ async function runStream(
       if (over()) break;
       const u = begin(step, label);
       if (step.dtmf !== undefined) {
-        for (const digit of step.dtmf) {
+        const digits = [...step.dtmf];
+        for (const [i, digit] of digits.entries()) {
+          if (i > 0) await sleep(100);
           send({ event: 'dtmf', streamSid, dtmf: { track: 'inbound_track', digit } });
-          await sleep(100);
         }
+        // The last key is the end of the caller's turn: an answer may start right after it.
         u.speechEndMs = elapsed();
       } else await speak(samples);
       if (u.cutOffHeardMs > 0) log(`  (the agent talked over the caller: ${u.cutOffHeardMs} ms of agent audio before the caller finished)`);

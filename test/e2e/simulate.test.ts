@@ -45,6 +45,8 @@ interface AgentScript {
   onCallerSpeech?(s: AgentStream): void;
   /** The caller has been quiet for `ms` after speaking. */
   onCallerQuiet?(s: AgentStream, ms: number): void;
+  /** The caller pressed a key. */
+  onDtmf?(s: AgentStream, digit: string): void;
 }
 
 interface FakeAgent {
@@ -76,10 +78,12 @@ async function fakeAgent(script: AgentScript): Promise<FakeAgent> {
       },
     };
     ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as { event: string; streamSid?: string; media?: { payload: string } };
+      const msg = JSON.parse(data.toString()) as { event: string; streamSid?: string; media?: { payload: string }; dtmf?: { digit: string } };
       if (msg.event === 'start') {
         streamSid = msg.streamSid ?? '';
         script.onStart?.(stream);
+      } else if (msg.event === 'dtmf' && msg.dtmf) {
+        script.onDtmf?.(stream, msg.dtmf.digit);
       } else if (msg.event === 'media' && msg.media) {
         const level = rmsDbfs(mulawDecode(Buffer.from(msg.media.payload, 'base64')));
         inboundDbfs.push(level);
@@ -207,6 +211,25 @@ expect: { maxUnanswered: 0, maxFalseInterruptions: 0, maxBackchannelInterruption
       assert.equal(report.latency.backchannelResumeMs.n, 0);
     } finally {
       await jumpy.close();
+    }
+  });
+
+  test('an answer that starts right after the last key is an answer to the keys', { timeout: E2E_TIMEOUT_MS }, async () => {
+    const scenario = parseScenario('inline.yaml', `
+to: "+15550100000"
+steps:
+  - dtmf: "0#"
+expect: { maxUnanswered: 0 }
+`);
+    const agent = await fakeAgent({ onDtmf: (s, digit) => digit === '#' && s.play(1500) });
+    try {
+      const report = await runScenario(scenario, { baseUrl: agent.url });
+      const u = report.callResults[0]?.utterances[0];
+      assert.equal(u?.kind, 'dtmf');
+      assert.ok(u?.heardLatencyMs !== undefined && u.heardLatencyMs < 400, `answered ${u?.heardLatencyMs} ms after the last key`);
+      assert.equal(report.passed, true, JSON.stringify(report.expectations));
+    } finally {
+      await agent.close();
     }
   });
 
