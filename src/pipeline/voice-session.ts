@@ -375,11 +375,19 @@ export class VoiceSession implements MediaHandler {
   private noteUnsaid(heard: ChatMessage | undefined, unsaid: string): ChatMessage {
     const clipped = unsaid.length > MAX_UNSAID_NOTE_CHARS ? `${unsaid.slice(0, MAX_UNSAID_NOTE_CHARS)}…` : unsaid;
     const note = `[interrupted by the caller; not said: "${clipped}"]`;
-    const i = heard ? this.history.lastIndexOf(heard) : -1;
-    const noted: ChatMessage = { role: 'assistant', content: heard && i >= 0 ? `${heard.content} — ${note}` : note };
-    if (i >= 0) this.history[i] = noted;
-    else this.history.push(noted);
-    return noted;
+    return this.rewriteReplyMessage(heard, (found) => ({ role: 'assistant', content: found ? `${found.content} — ${note}` : note }));
+  }
+
+  /**
+   * Replaces the history entry `current` of an interrupted reply (appends one if there is none) with
+   * what `next` makes of it; returns the new entry.
+   */
+  private rewriteReplyMessage(current: ChatMessage | undefined, next: (found: ChatMessage | undefined) => ChatMessage): ChatMessage {
+    const i = current ? this.history.lastIndexOf(current) : -1;
+    const message = next(i >= 0 ? current : undefined);
+    if (i >= 0) this.history[i] = message;
+    else this.history.push(message);
+    return message;
   }
 
   private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number): void {
@@ -419,13 +427,13 @@ export class VoiceSession implements MediaHandler {
    * reply had started are in it (a tool call must be followed by its result in the history).
    */
   private askAgent(signal: AbortSignal): AsyncIterable<LlmDelta> {
+    const ask = (): AsyncIterable<LlmDelta> => this.d.llm.complete({ messages: [...this.history], tools: this.tools }, { signal });
     const pending = this.toolResultsFiling;
-    if (!pending) return this.d.llm.complete({ messages: [...this.history], tools: this.tools }, { signal });
-    const session = this;
+    if (!pending) return ask();
     return (async function* () {
       await pending;
       if (signal.aborted) return;
-      yield* session.d.llm.complete({ messages: [...session.history], tools: session.tools }, { signal });
+      yield* ask();
     })();
   }
 
@@ -435,11 +443,7 @@ export class VoiceSession implements MediaHandler {
    * results follow it as soon as they are in.
    */
   private fileInterruptedTools(run: NonNullable<ActiveReply['tools']>, heard: ChatMessage | undefined): void {
-    const i = heard ? this.history.lastIndexOf(heard) : -1;
-    const content = heard?.content ?? '';
-    const withCalls: ChatMessage = { role: 'assistant', content, toolCalls: run.calls };
-    if (i >= 0) this.history[i] = withCalls;
-    else this.history.push(withCalls);
+    const withCalls = this.rewriteReplyMessage(heard, (found) => ({ role: 'assistant', content: found?.content ?? '', toolCalls: run.calls }));
     const filing = run.results.then((results) => {
       const at = this.history.lastIndexOf(withCalls);
       if (at >= 0) this.history.splice(at + 1, 0, ...results);
@@ -623,8 +627,10 @@ export class VoiceSession implements MediaHandler {
     const heardMs = a.reply.tracker.heardMs(receivedAtMs);
     const heard = a.reply.tracker.heardText(heardMs);
     a.reply.phase = 'interrupted';
+    const planned = a.reply.tracker.fullText();
+    const remainder = remainderAfter(planned, heard);
     // A resumable interruption holds the reply: speaking stops, the agent's words keep coming.
-    const nothingLeft = a.reply.productionDone && a.reply.toolCalls.length === 0 && !a.hangupReason && remainderAfter(a.reply.tracker.fullText(), heard) === '';
+    const nothingLeft = a.reply.productionDone && a.reply.toolCalls.length === 0 && !a.hangupReason && remainder === '';
     const rest = resumable && !nothingLeft ? a.reply.hold() : undefined;
     if (!rest) a.reply.abort.abort();
     this.active = undefined;
@@ -633,8 +639,8 @@ export class VoiceSession implements MediaHandler {
     if (heardMessage) this.history.push(heardMessage);
     this.d.metrics.bargeInsTotal.inc();
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
-    this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: a.reply.tracker.fullText() });
-    if (rest) this.suspend(a, heard, rest, heardMessage);
+    this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: planned });
+    if (rest) this.suspend(a, { planned, remainder, rest, heardMessage });
     else if (a.tools) this.fileInterruptedTools(a.tools, heardMessage);
   }
 
@@ -644,9 +650,8 @@ export class VoiceSession implements MediaHandler {
    * after `backchannelSilenceMs` of silence, so that a short "uh-huh" is judged (and the agent goes on)
    * soon after the caller stops; words that are not a backchannel restore the usual endpointing.
    */
-  private suspend(a: ActiveReply, heard: string, rest: AsyncIterable<LlmDelta>, heardMessage: ChatMessage | undefined): void {
+  private suspend(a: ActiveReply, held: Pick<Suspended, 'planned' | 'remainder' | 'rest' | 'heardMessage'>): void {
     this.dropSuspended();
-    const remainder = remainderAfter(a.reply.tracker.fullText(), heard);
     const utterance = this.utterance;
     const timer = setTimeout(() => {
       if (this.suspended?.utterance !== utterance) return;
@@ -663,16 +668,13 @@ export class VoiceSession implements MediaHandler {
     }, this.d.agent.endpointing.resumeAfterMs);
     timer.unref();
     this.suspended = {
+      ...held,
       turnKind: a.turnKind,
       reply: a.reply,
-      remainder,
-      rest,
-      planned: a.reply.tracker.fullText(),
       ...(a.hangupReason ? { hangupReason: a.hangupReason } : {}),
       utterance,
       timer,
       quickTurnEnd: false,
-      heardMessage,
       tools: a.tools,
     };
     if (utterance) this.adaptEndpointing(utterance.partial);
