@@ -111,6 +111,13 @@ export class PocketsphinxStt implements SttProvider {
     let started = false;
     /** endUtterance was sent: the decoder closes the utterance itself, nothing to cancel. */
     let ending = false;
+    let cancelled = false;
+    /** Cancels the decoder's open utterance, once. */
+    const cancel = async (): Promise<void> => {
+      if (!started || cancelled) return;
+      cancelled = true;
+      await handle?.cancelUtterance().catch(() => undefined);
+    };
 
     const feed = (h: DecoderHandle, samples: Int16Array, owned: boolean): void => {
       if (samples.length === 0) return;
@@ -173,17 +180,16 @@ export class PocketsphinxStt implements SttProvider {
       await Promise.race([stream(), aborted]);
     } catch (err) {
       stopped = true;
-      if (started) await handle?.cancelUtterance().catch(() => undefined);
+      await cancel();
       throw err;
     } finally {
+      stopped = true;
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) {
-        stopped = true;
-        if (started && !ending) await handle?.cancelUtterance().catch(() => undefined);
+        if (!ending) await cancel();
         // Don't wait for a producer blocked in next(); just tell it we're done.
         void Promise.resolve(frames.return?.()).catch(() => undefined);
       }
-      stopped = true;
     }
   }
 }
