@@ -3,37 +3,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type AudioFrame, audioFrame } from '../audio/frame.js';
+import type { AudioFrame } from '../audio/frame.js';
 import { EnergyVad } from '../audio/energy-vad.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
-import type { ChatRequest, LlmDelta, LlmProvider, SttProvider, TranscriptEvent, TtsProvider } from '../providers/types.js';
+import type { ChatRequest, LlmDelta, LlmProvider, TtsProvider } from '../providers/types.js';
 import { openStore } from '../store/store.js';
 import { agentSchema } from '../tenants/schema.js';
 import type { MediaTransport } from '../transports/types.js';
 import { CallRecorder } from './call-recorder.js';
+import { frame, RATE, ScriptedStt } from './session-test-support.js';
 import { VoiceSession } from './voice-session.js';
-
-const RATE = 8000;
-const FRAME = 160;
-
-/** 20 ms of a 440 Hz tone (speech to the VAD) or of very low noise (silence). */
-function frame(voiced: boolean, n: number): AudioFrame {
-  const s = new Int16Array(FRAME);
-  for (let i = 0; i < FRAME; i++) s[i] = voiced ? Math.round(8000 * Math.sin((2 * Math.PI * 440 * (n * FRAME + i)) / RATE)) : ((i * 7919) % 11) - 5;
-  return audioFrame(s, RATE);
-}
-
-/** STT that answers each utterance with the next scripted text, after consuming all its audio. */
-class ScriptedStt implements SttProvider {
-  readonly name = 'scripted';
-  constructor(private readonly texts: string[]) {}
-  async *transcribe(audio: AsyncIterable<AudioFrame>): AsyncIterable<TranscriptEvent> {
-    for await (const _ of audio);
-    yield { kind: 'final', text: this.texts.shift() ?? '' };
-  }
-  async close(): Promise<void> {}
-}
 
 /** Agent that waits `delayMs`, then echoes the last user message; records every request. */
 class EchoLlm implements LlmProvider {
