@@ -6,20 +6,13 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { ProviderError } from '../types.js';
 import { ERROR_BODY_EXCERPT_CHARS, ERROR_BODY_READ_TIMEOUT_MS } from './errors.js';
-import { postSse, readSse, type SseEvent, type SseRequest } from './sse.js';
+import { postSse, SseParser, type SseEvent, type SseRequest } from './sse.js';
 
-function streamOf(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const c of chunks) controller.enqueue(c);
-      controller.close();
-    },
-  });
-}
-
-async function parse(chunks: readonly Uint8Array[], signal = new AbortController().signal): Promise<SseEvent[]> {
+/** The events `chunks` complete, fed one after another to one parser. */
+function parse(chunks: readonly Uint8Array[]): SseEvent[] {
+  const parser = new SseParser();
   const out: SseEvent[] = [];
-  for await (const ev of readSse(streamOf(chunks), signal)) out.push(ev);
+  for (const c of chunks) parser.push(c, out);
   return out;
 }
 
@@ -33,7 +26,7 @@ function splits(bytes: Uint8Array): Uint8Array[][] {
   return out;
 }
 
-describe('readSse', () => {
+describe('SseParser', () => {
   const wire =
     '\uFEFF: keep-alive comment\r\n' +
     'event: message_start\r\n' +
@@ -72,60 +65,7 @@ describe('readSse', () => {
   it('keeps a data field with no colon as an empty line of data', async () => {
     assert.deepEqual(await parse([enc.encode('data\ndata: x\n\n')]), [{ data: '\nx' }]);
   });
-
-  it('stops without error when the signal aborts while waiting for bytes', async () => {
-    const ac = new AbortController();
-    let cancelled = false;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(enc.encode('data: first\n\n'));
-      },
-      cancel() {
-        cancelled = true;
-      },
-    });
-    const got: SseEvent[] = [];
-    for await (const ev of readSse(body, ac.signal)) {
-      got.push(ev);
-      setImmediate(() => ac.abort());
-    }
-    assert.deepEqual(got, [{ data: 'first' }]);
-    assert.equal(cancelled, true);
-  });
-
-  it('cancels the body when the consumer stops early', async () => {
-    let cancelled = false;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(enc.encode('data: a\n\ndata: b\n\n'));
-      },
-      cancel() {
-        cancelled = true;
-      },
-    });
-    for await (const ev of readSse(body, new AbortController().signal)) {
-      assert.equal(ev.data, 'a');
-      break;
-    }
-    assert.equal(cancelled, true);
-  });
-
-  it('propagates a read error when not aborted', async () => {
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(enc.encode('data: a\n\n'));
-        controller.error(new Error('socket hang up'));
-      },
-    });
-    await assert.rejects(parse0(body), /socket hang up/);
-  });
 });
-
-async function parse0(body: ReadableStream<Uint8Array>): Promise<void> {
-  for await (const _ of readSse(body, new AbortController().signal)) {
-    // drain
-  }
-}
 
 // ---- postSse over node:http, against loopback servers ----
 

@@ -36,7 +36,7 @@ const BOM = 0xfeff;
  * TextDecoder). `id` and `retry` fields are ignored (we never reconnect). An event still open when the
  * bytes stop is simply never emitted: per the spec, it is discarded at end of stream.
  */
-class SseParser {
+export class SseParser {
   readonly #decoder = new StringDecoder('utf8');
   /** Decoded text after the last complete line. */
   #buffer = '';
@@ -95,45 +95,6 @@ class SseParser {
     if (value < end && buf.charCodeAt(value) === SPACE) value++;
     if (fieldLength === 4 && buf.startsWith('data', start)) this.#data.push(buf.slice(value, end));
     else if (fieldLength === 5 && buf.startsWith('event', start)) this.#event = buf.slice(value, end);
-  }
-}
-
-/**
- * Parses an SSE byte stream (a web ReadableStream) into events as they complete; see SseParser for
- * the format details. An event without its terminating blank line at end of stream is discarded.
- *
- * Stops quietly (returns) once `signal` aborts, cancelling the body; read errors otherwise
- * propagate. Breaking out of the loop also cancels the body.
- */
-export async function* readSse(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<SseEvent> {
-  const reader = body.getReader();
-  const onAbort = (): void => void reader.cancel().catch(() => {});
-  signal.addEventListener('abort', onAbort, { once: true });
-  const parser = new SseParser();
-  const events: SseEvent[] = [];
-  try {
-    for (;;) {
-      if (signal.aborted) return;
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        chunk = await reader.read();
-      } catch (err) {
-        if (signal.aborted) return;
-        throw err;
-      }
-      if (signal.aborted) return;
-      if (chunk.done) return; // an unterminated final event is discarded, per the spec
-      parser.push(chunk.value, events);
-      for (let i = 0; i < events.length; i++) {
-        yield events[i]!;
-        if (signal.aborted) return;
-      }
-      events.length = 0;
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    reader.cancel().catch(() => {});
-    reader.releaseLock();
   }
 }
 
