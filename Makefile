@@ -54,6 +54,7 @@ bench: build
 	@node dist/bench/provider-overhead.js
 	@node dist/bench/load.js --calls $(LOAD_CALLS)
 	@node dist/bench/echo-suppressor.js
+	@taskset -c 0 node dist/bench/websocket-receive.js
 
 clean:
 	rm -rf dist

@@ -40,8 +40,12 @@ export class PreRoll {
       return;
     }
     const first = Math.min(src.length, ring.length - this.end);
-    ring.set(src.subarray(0, first), this.end);
-    if (first < src.length) ring.set(src.subarray(first), 0);
+    // Called for every inbound frame: no view is made unless the frame wraps around the ring.
+    if (first === src.length) ring.set(src, this.end);
+    else {
+      ring.set(src.subarray(0, first), this.end);
+      ring.set(src.subarray(first), 0);
+    }
     this.end = (this.end + src.length) % ring.length;
     this.held = Math.min(ring.length, this.held + src.length);
   }

@@ -1,31 +1,40 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
-import type WebSocket from 'ws';
 import { audioFrame, type AudioFrame } from '../../audio/frame.js';
 import { mulawDecode, mulawEncode } from '../../audio/mulaw.js';
+import type { WebSocketHandler } from '../../net/websocket-connection.js';
 import { Pacer } from '../../pipeline/pacer.js';
 import type { MediaHandler } from '../types.js';
 import { encodeMark, encodeMedia } from './media-protocol.js';
-import { TwilioMediaStream } from './media-stream.js';
+import { type MediaSocket, TwilioMediaStream } from './media-stream.js';
 
-/** Just enough of a ws WebSocket: inbound messages are emitted, outbound ones recorded. */
-class FakeSocket extends EventEmitter {
-  readonly OPEN = 1;
-  readonly CONNECTING = 0;
-  readyState = 1;
+/** Just enough of a WebSocket connection: inbound messages are delivered, outbound ones recorded (frames decoded). */
+class FakeSocket implements MediaSocket {
+  readyState: 1 | 2 | 3 = 1;
   readonly sent: string[] = [];
   closed: { code: number; reason: string } | undefined;
-  send(data: string | Buffer, opts?: { binary?: boolean }): void {
-    assert.ok(typeof data === 'string' || opts?.binary === false, 'text frames only');
-    this.sent.push(data.toString());
+  private handler: WebSocketHandler | undefined;
+  start(handler: WebSocketHandler): void {
+    this.handler = handler;
+  }
+  send(data: string | Buffer, binary = false): void {
+    assert.equal(binary, false, 'text frames only');
+    if (this.readyState === 1) this.sent.push(data.toString());
+  }
+  sendFrame(frame: Buffer): void {
+    assert.equal(frame[0], 0x81, 'a final text frame');
+    const len = frame[1]! & 0x7f;
+    const start = len === 126 ? 4 : len === 127 ? 10 : 2;
+    const length = len === 126 ? frame.readUInt16BE(2) : len === 127 ? frame.readUInt32BE(6) : len;
+    assert.equal(frame.length, start + length, 'header length matches the payload');
+    if (this.readyState === 1) this.sent.push(frame.toString('utf8', start));
   }
   close(code: number, reason: string): void {
     this.closed ??= { code, reason };
     this.readyState = 3;
   }
   receive(message: string): void {
-    this.emit('message', Buffer.from(message, 'utf8'), false);
+    this.handler?.message(Buffer.from(message, 'utf8'), false);
   }
 }
 
@@ -46,7 +55,7 @@ function setup(o: { now?: () => number } = {}) {
     onEnd() {},
   };
   const pacer = new Pacer(160, o.now ?? (() => 0));
-  const stream = new TwilioMediaStream(ws as unknown as WebSocket, pacer, () => handler, quiet);
+  const stream = new TwilioMediaStream(ws, pacer, () => handler, quiet);
   return { ws, frames, marks, sentMs, pacer, stream };
 }
 

@@ -1,8 +1,8 @@
-import type WebSocket from 'ws';
 import { allocSamples, audioFrame } from '../../audio/frame.js';
 import { base64DecodedLength, base64EncodeInto, mulawBase64Length, mulawDecode, mulawDecodeAt, mulawDecodeBase64, mulawEncodeAt } from '../../audio/mulaw.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import type { AudioFrame } from '../../audio/frame.js';
+import { frameHeaderLength, ReadyState, type WebSocketConnection, type WebSocketProtocolError, writeFrameHeader } from '../../net/websocket-connection.js';
 import type { PacedStream, Pacer } from '../../pipeline/pacer.js';
 import type { MediaHandler, MediaTransport } from '../types.js';
 import {
@@ -31,9 +31,12 @@ const INITIAL_QUEUE_FRAMES = 64;
 const MAX_IDLE_QUEUE_FRAMES = 256;
 const INBOUND = Uint8Array.from('inbound', (c) => c.charCodeAt(0));
 const EMPTY_SAMPLES = new Int16Array(0);
-const TEXT = { binary: false } as const;
+const OP_TEXT = 0x1;
 /** A media stream that has not sent `start` this long after connecting is dropped. */
 export const START_TIMEOUT_MS = 10_000;
+
+/** What a media stream needs of its WebSocket (a WebSocketConnection; tests use a fake). */
+export type MediaSocket = Pick<WebSocketConnection, 'readyState' | 'start' | 'send' | 'sendFrame' | 'close'>;
 
 /** WebSocket close codes used for bad input (RFC 6455 §7.4.1). */
 export const CLOSE_POLICY = 1008;
@@ -90,18 +93,20 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
   private pendingStart: Promise<void> | undefined;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: MediaSocket,
     private readonly pacer: Pacer,
     private readonly authorize: StartAuthorizer,
     private readonly log: TwilioMediaStreamLog,
   ) {
     this.startTimer = setTimeout(() => this.fail(new MediaProtocolError('out_of_order', 'no start message received')), START_TIMEOUT_MS);
     this.startTimer.unref();
-    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('close', (code, reason) => this.end(`socket_closed:${code}${reason.length > 0 ? `:${reason.toString()}` : ''}`));
-    ws.on('error', (err) => {
-      this.log.warn({ err: err.message, streamSid: this.streamSid }, 'media stream socket error');
-      this.fail(new MediaProtocolError(err.message.includes('Max payload') ? 'message_too_large' : 'invalid_message', err.message));
+    ws.start({
+      message: (data, isBinary) => this.onMessage(data, isBinary),
+      close: (code, reason) => this.end(`socket_closed:${code}${reason.length > 0 ? `:${reason}` : ''}`),
+      error: (err: WebSocketProtocolError) => {
+        this.log.warn({ err: err.message, streamSid: this.streamSid }, 'media stream socket error');
+        this.fail(new MediaProtocolError(err.closeCode === 1009 ? 'message_too_large' : 'invalid_message', err.message));
+      },
     });
   }
 
@@ -111,15 +116,15 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
 
   // ---------- inbound ----------
 
-  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+  private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.phase === 'ended') return;
     try {
       if (isBinary) throw new MediaProtocolError('invalid_message', 'binary frames are not part of the protocol');
-      if (Buffer.isBuffer(data) && scanMediaMessage(data, this.fields)) {
+      if (scanMediaMessage(data, this.fields)) {
         this.onPlainMedia(data);
         return;
       }
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
+      const text = data.toString('utf8');
       this.handle(parseTwilioMessage(text));
     } catch (err) {
       if (err instanceof MediaProtocolError) this.fail(err);
@@ -333,12 +338,14 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     const bytes = frames * FRAME_SAMPLES;
     // A fresh (pooled) buffer per message: the socket may still hold it after send() returns.
     const { prefix, suffix } = this.messageParts as { prefix: Buffer; suffix: Buffer };
-    const message = Buffer.allocUnsafe(prefix.length + mulawBase64Length(bytes) + suffix.length);
-    prefix.copy(message, 0);
-    suffix.copy(message, base64EncodeInto(messageBytes, 0, bytes, message, prefix.length));
+    const length = prefix.length + mulawBase64Length(bytes) + suffix.length;
+    const message = Buffer.allocUnsafe(frameHeaderLength(length) + length);
+    const start = writeFrameHeader(message, OP_TEXT, length);
+    prefix.copy(message, start);
+    suffix.copy(message, base64EncodeInto(messageBytes, 0, bytes, message, start + prefix.length));
     this.head += frames;
     if (this.head === this.tail && this.marks.length === 0 && this.queueFrames > MAX_IDLE_QUEUE_FRAMES) this.dropQueued();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(message, TEXT);
+    this.ws.sendFrame(message);
     for (let i = 0; i < frames; i++) {
       // 160 table lookups: exactly what the caller will hear, for echo suppression.
       mulawDecodeAt(messageBytes, i * FRAME_SAMPLES, FRAME_SAMPLES, this.sentSamples);
@@ -348,7 +355,7 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
   }
 
   private send(message: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(message);
+    this.ws.send(message);
   }
 
   hangup(reason: string): void {
@@ -365,7 +372,7 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     this.end(`stream_error:${err.code}`);
     // Close reasons are limited to 123 bytes.
     const reason = `${err.code}: ${err.message}`.slice(0, 120);
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(CLOSE_POLICY, reason);
+    if (this.ws.readyState === ReadyState.open) this.ws.close(CLOSE_POLICY, reason);
   }
 
   private end(reason: string): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketConnection } from '../../net/websocket-connection.js';
+import { completeHandshake, refuseUpgrade } from '../../net/websocket-handshake.js';
 import type { Pacer } from '../../pipeline/pacer.js';
 import { type StartAuthorizer, TwilioMediaStream, type TwilioMediaStreamLog } from './media-stream.js';
 import { TWILIO_STREAM_PATH } from './webhook-routes.js';
@@ -16,26 +17,27 @@ export function attachTwilioStreamServer(
   server: Server,
   o: { pacer: Pacer; authorize: StartAuthorizer; log: TwilioMediaStreamLog },
 ): { close(): void; readonly connections: number } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MEDIA_MESSAGE_BYTES, perMessageDeflate: false });
+  const sockets = new Set<Duplex>();
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== TWILIO_STREAM_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      refuseUpgrade(socket, 404, 'not found');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      new TwilioMediaStream(ws, o.pacer, o.authorize, o.log);
-    });
+    if (!completeHandshake(req, socket)) return;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    new TwilioMediaStream(new WebSocketConnection(socket, head, { maxPayload: MAX_MEDIA_MESSAGE_BYTES }), o.pacer, o.authorize, o.log);
   };
   server.on('upgrade', onUpgrade);
   return {
     close() {
       server.off('upgrade', onUpgrade);
-      for (const c of wss.clients) c.terminate();
-      wss.close();
+      for (const s of sockets) s.destroy();
+      sockets.clear();
     },
     get connections() {
-      return wss.clients.size;
+      return sockets.size;
     },
   };
 }
