@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { fromJsonText, toMs } from './codec.js';
 import type { CallbacksTable, Database } from './schema.js';
+import { inTransaction } from './transaction.js';
 import type { CallbackRow, CallbackStatus } from './types.js';
 
 export interface NewCallback {
@@ -72,7 +73,7 @@ export function createCallbacksRepo(db: Kysely<Database>): CallbacksRepo {
       return (await repo.get(id)) as CallbackRow;
     },
     async claimDue(nowMs, limit) {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const rows = await trx
           .selectFrom('callbacks')
           .selectAll()

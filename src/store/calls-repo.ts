@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor, fromJsonText, toJsonText, toMs, toMsOrNull 
 import { appendEvent, listEvents } from './events-repo.js';
 import { newCallId } from './ids.js';
 import type { CallsTable, Database } from './schema.js';
+import { inTransaction } from './transaction.js';
 import { LIVE_CALL_STATUSES } from './types.js';
 import { listTurns } from './turns-repo.js';
 import type {
@@ -181,7 +182,7 @@ export function createCallsRepo(db: Kysely<Database>): CallsRepo {
     },
 
     async closeAbandoned(nowMs) {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const open = await trx.selectFrom('calls').select('id').where('status', '=', 'in_progress').execute();
         const ids = open.map((r) => r.id);
         for (let i = 0; i < ids.length; i += ID_CHUNK) {

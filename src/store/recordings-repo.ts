@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { fromJsonText, toMs, toMsOrNull } from './codec.js';
+import { inTransaction } from './transaction.js';
 import type { Database } from './schema.js';
 import { LIVE_CALL_STATUSES, type CallRecording } from './types.js';
 
@@ -75,7 +76,7 @@ export function createRecordingsRepo(db: Kysely<Database>): RecordingsRepo {
     },
 
     async markDeleted(callId, atMs) {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const row = await trx.selectFrom('calls').select('recording').where('id', '=', callId).executeTakeFirst();
         const recording = parseRecording(row?.recording ?? null);
         if (recording === undefined || recording.deletedAtMs !== undefined) return false;

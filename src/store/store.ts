@@ -35,9 +35,18 @@ export interface Store {
   deliveries: DeliveriesRepo;
   callbacks: CallbacksRepo;
   recordings: RecordingsRepo;
+  /**
+   * Runs `fn` in one transaction, with repositories bound to it: everything it writes commits
+   * together, or nothing does when it throws. A repository method that makes its own transaction
+   * joins this one.
+   */
+  batch<T>(fn: (repos: StoreRepos) => Promise<T>): Promise<T>;
   /** Closes the database. Idempotent. */
   close(): Promise<void>;
 }
+
+/** The repositories of a store, without its lifecycle (what a batch works with). */
+export type StoreRepos = Omit<Store, 'batch' | 'close'>;
 
 export interface OpenStoreOptions {
   /** Directory holding `parley.db`; created if missing. */
@@ -60,6 +69,14 @@ export async function openStore(o: OpenStoreOptions): Promise<Store> {
 export function createStore(db: Kysely<Database>): Store {
   let closed: Promise<void> | undefined;
   return {
+    ...createRepos(db),
+    batch: (fn) => db.transaction().execute((trx) => fn(createRepos(trx))),
+    close: () => (closed ??= db.destroy()),
+  };
+}
+
+function createRepos(db: Kysely<Database>): StoreRepos {
+  return {
     calls: createCallsRepo(db),
     turns: createTurnsRepo(db),
     events: createEventsRepo(db),
@@ -69,6 +86,5 @@ export function createStore(db: Kysely<Database>): Store {
     deliveries: createDeliveriesRepo(db),
     callbacks: createCallbacksRepo(db),
     recordings: createRecordingsRepo(db),
-    close: () => (closed ??= db.destroy()),
   };
 }

@@ -1,5 +1,6 @@
 import type { Kysely, Updateable } from 'kysely';
 import { fromJsonText, toJsonText, toMs, toMsOrNull } from './codec.js';
+import { inTransaction } from './transaction.js';
 import type { Database, TurnsTable } from './schema.js';
 import type { NewTurn, TurnLatency, TurnPatch, TurnRow } from './types.js';
 
@@ -65,7 +66,7 @@ export function createTurnsRepo(db: Kysely<Database>): TurnsRepo {
       }
       const latencyPatch = patch.latency;
       // Read-merge-write in one transaction so concurrent stage updates don't drop each other.
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         const row = await trx.selectFrom('turns').select('latency').where('id', '=', id).executeTakeFirst();
         if (row === undefined) return;
         const merged: TurnLatency = { ...fromJsonText<TurnLatency>(row.latency), ...dropUndefined(latencyPatch) };
