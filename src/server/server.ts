@@ -65,7 +65,12 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
     logger.warn('PARLEY_PUBLIC_URL is not set: Twilio signatures are checked against the Host header, which fails behind a proxy or tunnel');
   }
   const metrics = createMetrics();
-  const store = await openStore({ dataDir: config.dataDir });
+  const store = await openStore({
+    dataDir: config.dataDir,
+    // The event loop carries live audio: WAL checkpoints (page copies and an fsync) run on a worker.
+    checkpointInWorker: true,
+    onCheckpointError: (message) => logger.error({ err: message }, 'WAL checkpoints moved back to the serving connection'),
+  });
   const closed = await store.calls.closeAbandoned(Date.now());
   if (closed > 0) logger.warn({ calls: closed }, 'closed calls left open by a previous run as ended_abnormally');
   const tenantService = new TenantService({ store, directory: tenants, logger });

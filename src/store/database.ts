@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import type { Database } from './schema.js';
 
 /** How long a writer waits on a locked database before failing (ms). */
@@ -20,7 +21,17 @@ export const DATABASE_FILE_NAME = 'parley.db';
  * which is what a call in flight needs; only an OS crash can lose the last commits),
  * foreign keys on, and a busy timeout.
  */
-export function openDatabase(dataDir: string): Kysely<Database> {
+export interface DatabaseOptions {
+  /**
+   * Checkpoint the WAL on a worker thread (checkpointer.ts) instead of on the connection that
+   * commits: for the server, whose event loop carries live audio. Off by default.
+   */
+  readonly checkpointInWorker?: boolean;
+  /** Hears a failure of the checkpoint worker (the connection then checkpoints itself again). */
+  readonly onCheckpointError?: (message: string) => void;
+}
+
+export function openDatabase(dataDir: string, o: DatabaseOptions = {}): Kysely<Database> {
   mkdirSync(dataDir, { recursive: true });
   const sqlite = new BetterSqlite3(join(dataDir, DATABASE_FILE_NAME));
   sqlite.pragma('journal_mode = WAL');
@@ -28,7 +39,17 @@ export function openDatabase(dataDir: string): Kysely<Database> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   cachePreparedStatements(sqlite);
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  if (o.checkpointInWorker === true) checkpointers.set(db, startCheckpointer(sqlite, { onError: o.onCheckpointError }));
+  return db;
+}
+
+const checkpointers = new WeakMap<Kysely<Database>, Checkpointer>();
+
+/** Closes a database opened by openDatabase (or any Kysely instance): its checkpoint worker first, if any. */
+export async function closeDatabase(db: Kysely<Database>): Promise<void> {
+  await checkpointers.get(db)?.stop();
+  await db.destroy();
 }
 
 /** Distinct SQL texts kept prepared; Parley issues a few dozen, so this never evicts in practice. */

@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import { createCallsRepo, type CallsRepo } from './calls-repo.js';
-import { openDatabase } from './database.js';
+import { closeDatabase, type DatabaseOptions, openDatabase } from './database.js';
 import { createEventsRepo, type EventsRepo } from './events-repo.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -48,18 +48,18 @@ export interface Store {
 /** The repositories of a store, without its lifecycle (what a batch works with). */
 export type StoreRepos = Omit<Store, 'batch' | 'close'>;
 
-export interface OpenStoreOptions {
+export interface OpenStoreOptions extends DatabaseOptions {
   /** Directory holding `parley.db`; created if missing. */
   dataDir: string;
 }
 
 /** Opens (creating if needed) the database in `dataDir`, migrates it to the latest schema, and returns the store. */
 export async function openStore(o: OpenStoreOptions): Promise<Store> {
-  const db = openDatabase(o.dataDir);
+  const db = openDatabase(o.dataDir, o);
   try {
     await migrateToLatest(db);
   } catch (err) {
-    await db.destroy();
+    await closeDatabase(db);
     throw err;
   }
   return createStore(db);
@@ -71,7 +71,7 @@ export function createStore(db: Kysely<Database>): Store {
   return {
     ...createRepos(db),
     batch: (fn) => db.transaction().execute((trx) => fn(createRepos(trx))),
-    close: () => (closed ??= db.destroy()),
+    close: () => (closed ??= closeDatabase(db)),
   };
 }
 
