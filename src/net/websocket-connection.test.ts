@@ -36,6 +36,7 @@ before(async () => {
         s.messages.push({ text, binary, bytes: data.length });
         // Echo, so clients see what arrived; "close:<code>" asks the server to close.
         if (text.startsWith('close:')) conn.close(Number(text.slice(6)), 'asked to');
+        else if (text === 'throw') throw new Error('handler bug');
         else if (data.length < 1000) conn.send(binary ? Buffer.from(data) : `echo ${text}`, binary);
         else conn.send(`got ${data.length} bytes`);
       },
@@ -281,4 +282,19 @@ test('sending after the close is a no-op, not an error', async () => {
   const [code] = (await once(c.ws, 'close')) as [number];
   assert.equal(code, 1001);
   await c.server.done;
+});
+
+test('a handler that throws closes only its own connection, with 1011', async () => {
+  const broken = await wsClient();
+  const healthy = await wsClient();
+  const closed = once(broken.ws, 'close');
+  broken.ws.send('throw');
+  const [code, reason] = (await closed) as [number, Buffer];
+  assert.equal(code, 1011);
+  assert.match(reason.toString(), /handler bug/);
+  assert.equal(broken.server.errors[0]?.closeCode, 1011);
+  healthy.ws.send('still here');
+  assert.equal(await healthy.next(), 'echo still here');
+  healthy.ws.close();
+  await healthy.server.done;
 });

@@ -351,7 +351,13 @@ export class WebSocketConnection {
       this.#fail(CloseCode.invalidPayload, 'text message is not valid UTF-8');
       return false;
     }
-    this.#handler?.message(payload, !text);
+    try {
+      this.#handler?.message(payload, !text);
+    } catch (err) {
+      // A bug while handling one message closes this connection (1011), never the process.
+      this.#fail(CloseCode.internalError, `internal error handling a message: ${(err as Error).message}`);
+      return false;
+    }
     return !this.#readingDone;
   }
 
@@ -400,7 +406,7 @@ export class WebSocketConnection {
     }
     this.#closeCode = code;
     this.#closeReason = message;
-    this.#handler?.error(err);
+    this.#notify(() => this.#handler?.error(err));
     this.socket.end();
     this.#closeTimer ??= setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
     this.#closeTimer.unref();
@@ -433,7 +439,16 @@ export class WebSocketConnection {
     this.#state = ReadyState.closed;
     this.#readingDone = true;
     clearTimeout(this.#closeTimer);
-    this.#handler?.close(this.#closeCode, this.#closeReason);
+    this.#notify(() => this.#handler?.close(this.#closeCode, this.#closeReason));
+  }
+
+  /** Runs a close/error callback; one that throws is reported as a warning instead of crashing the process. */
+  #notify(callback: () => void): void {
+    try {
+      callback();
+    } catch (err) {
+      process.emitWarning(`WebSocket connection handler failed: ${(err as Error).message}`);
+    }
   }
 }
 
