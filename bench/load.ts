@@ -425,6 +425,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
         baselineRssMb: mb(baseline.rssBytes),
         idleRssPerCallMb: Math.round(((idle.rssBytes - baseline.rssBytes) / calls / 1e6) * 100) / 100,
         idleHeapPerCallKb: Math.round((idle.heapUsedBytes - baseline.heapUsedBytes) / calls / 1e3),
+        idleExternalPerCallKb: Math.round((idle.externalBytes - baseline.externalBytes) / calls / 1e3),
         activeRssPerCallMb: Math.round(((after.rssBytes - baseline.rssBytes) / calls / 1e6) * 100) / 100,
         peakRssMb: mb(peakRss),
       },
