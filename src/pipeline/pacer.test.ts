@@ -150,3 +150,34 @@ test('streams with nothing queued are not visited by the timer', () => {
   c.run(1100);
   assert.equal(talking.sentBy(1100), sent, 'a removed stream gets nothing more');
 });
+
+test('poll() sends what is due when the timer is late, and nothing when a tick ran within the period', () => {
+  const c = clocked();
+  const s = new Stream();
+  c.pacer.add(s);
+  c.at(0);
+  s.queue(50);
+  c.pacer.wake(s); // the lead (160 ms) goes at once
+  assert.equal(s.sentBy(0), 160);
+  // The timer has not fired (a busy event loop); inbound messages keep arriving.
+  c.at(5);
+  c.pacer.poll();
+  assert.equal(s.messages.length, 2, 'a tick ran less than 10 ms ago: poll does nothing');
+  c.at(90);
+  c.pacer.poll();
+  assert.equal(s.sentBy(90), 320, 'overdue: poll keeps the lead ahead of playback (90 + 160 ms), as the tick would have');
+  const sent = s.messages.length;
+  c.at(95);
+  c.pacer.poll();
+  assert.equal(s.messages.length, sent, 'the early tick counts as the last tick');
+  c.pacer.remove(s);
+});
+
+test('poll() is free when nothing is playing', () => {
+  const c = clocked();
+  const s = new Stream();
+  c.pacer.add(s);
+  c.at(1000);
+  c.pacer.poll();
+  assert.equal(s.calls, 0);
+});

@@ -41,6 +41,8 @@ export class Pacer {
   /** Streams with queued items, in the order they were woken. */
   private readonly active = new Set<PacedStream>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the last tick ran (the timer's or an early one from poll()). */
+  private lastTickMs = 0;
 
   constructor(
     private readonly leadMs = PACER_LEAD_MS,
@@ -72,13 +74,25 @@ export class Pacer {
     if (!stream.hasQueued) return;
     this.active.add(stream);
     if (!this.timer) {
+      this.lastTickMs = this.now();
       this.timer = setInterval(() => this.tick(), PACER_TICK_MS);
       this.timer.unref();
     }
   }
 
-  private tick(): void {
+  /**
+   * Runs a tick now if one is overdue. For callers on busy paths (each inbound media message): on a
+   * saturated event loop one pass over ready sockets can take longer than a tick, and timers only run
+   * between passes, so without this outbound audio would wait behind inbound processing.
+   */
+  poll(): void {
+    if (this.timer === undefined) return;
     const nowMs = this.now();
+    if (nowMs - this.lastTickMs >= PACER_TICK_MS) this.tick(nowMs);
+  }
+
+  private tick(nowMs = this.now()): void {
+    this.lastTickMs = nowMs;
     for (const s of this.active) {
       const clock = this.streams.get(s);
       if (clock) this.pump(s, clock, nowMs);

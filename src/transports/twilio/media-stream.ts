@@ -118,6 +118,8 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.phase === 'ended') return;
+    // Outbound audio of every call goes first when its tick is overdue (see Pacer.poll).
+    this.pacer.poll();
     try {
       if (isBinary) throw new MediaProtocolError('invalid_message', 'binary frames are not part of the protocol');
       if (scanMediaMessage(data, this.fields)) {
