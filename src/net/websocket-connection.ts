@@ -36,7 +36,8 @@ const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
 
 const OP_CONTINUATION = 0x0;
-const OP_TEXT = 0x1;
+/** The opcode of a text frame (for writeFrameHeader). */
+export const OP_TEXT = 0x1;
 const OP_BINARY = 0x2;
 const OP_CLOSE = 0x8;
 const OP_PING = 0x9;

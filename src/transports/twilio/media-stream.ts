@@ -2,7 +2,7 @@ import { allocSamples, audioFrame } from '../../audio/frame.js';
 import { base64DecodedLength, base64EncodeInto, mulawBase64Length, mulawDecode, mulawDecodeAt, mulawDecodeBase64, mulawEncodeAt } from '../../audio/mulaw.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import type { AudioFrame } from '../../audio/frame.js';
-import { frameHeaderLength, ReadyState, type WebSocketConnection, type WebSocketProtocolError, writeFrameHeader } from '../../net/websocket-connection.js';
+import { frameHeaderLength, OP_TEXT, ReadyState, type WebSocketConnection, type WebSocketProtocolError, writeFrameHeader } from '../../net/websocket-connection.js';
 import type { PacedStream, Pacer } from '../../pipeline/pacer.js';
 import type { MediaHandler, MediaTransport } from '../types.js';
 import {
@@ -31,7 +31,6 @@ const INITIAL_QUEUE_FRAMES = 64;
 const MAX_IDLE_QUEUE_FRAMES = 256;
 const INBOUND = Uint8Array.from('inbound', (c) => c.charCodeAt(0));
 const EMPTY_SAMPLES = new Int16Array(0);
-const OP_TEXT = 0x1;
 /** A media stream that has not sent `start` this long after connecting is dropped. */
 export const START_TIMEOUT_MS = 10_000;
 
