@@ -19,6 +19,14 @@ export interface RecorderLog {
 }
 
 /**
+ * Resolves once every call-record write queued into `store` so far is committed (or has failed and
+ * been logged). For shutdown: the store must not close under writes still waiting for their batch.
+ */
+export function flushCallRecords(store: Store): Promise<void> {
+  return batchers.get(store)?.enqueue(async () => undefined, () => undefined) ?? Promise.resolve();
+}
+
+/**
  * Writes one call's record as it happens: turns when they start and as they are heard, events
  * at once. Writes are applied in order, committed with the other calls' writes of the same
  * event-loop turn (WriteBatcher), and never block the audio path; a failing write is logged and

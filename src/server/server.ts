@@ -4,6 +4,7 @@ import { buildApi } from '../api/app.js';
 import { type ParleyConfig, processEnv } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { flushCallRecords } from '../pipeline/call-recorder.js';
 import { Pacer } from '../pipeline/pacer.js';
 import { CircuitBreakers } from '../providers/circuit-breaker.js';
 import { createAnalysisLlm, validateTenantProviders } from '../providers/registry.js';
@@ -164,12 +165,17 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
       await scheduler.stop();
       streams.close();
       await app.close();
+      // The ended calls' last record writes commit (batched per event-loop turn), which is what starts
+      // their post-call work; one more turn lets those tasks register.
+      await flushCallRecords(store);
+      await new Promise((resolve) => setImmediate(resolve));
       // Calls that just ended finish their post-call work (bounded; aborted analysis still records cost).
       shutdown.abort();
       await Promise.allSettled([...postCall, warming]);
       await dispatcher.stop();
       await retention.stop();
       await engine?.close();
+      await flushCallRecords(store);
       await store.close();
     },
   };
