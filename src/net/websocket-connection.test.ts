@@ -298,3 +298,22 @@ test('a handler that throws closes only its own connection, with 1011', async ()
   healthy.ws.close();
   await healthy.server.done;
 });
+
+test('a peer that stops reading is dropped once the unsent backlog passes the limit', async () => {
+  const sock = connect(port, '127.0.0.1');
+  await once(sock, 'connect');
+  sock.write(`GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 9).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await once(sock, 'data'); // the 101
+  sock.pause(); // and never read again
+  const s = seen[seen.length - 1]!;
+  // The server test handler keeps at most maxPayload per message; push 64 KiB frames until the backlog trips.
+  const chunk = Buffer.alloc(65_000, 0x61);
+  for (let i = 0; i < 2000 && s.conn.readyState === 1; i++) {
+    s.conn.send(chunk);
+    await new Promise((r) => setImmediate(r));
+  }
+  await s.done;
+  assert.equal(s.closed?.code, CloseCode.abnormal);
+  assert.match(s.errors[0]?.message ?? '', /peer stopped reading/);
+  sock.destroy();
+});

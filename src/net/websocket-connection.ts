@@ -69,7 +69,15 @@ export interface WebSocketHandler {
 export interface WebSocketConnectionOptions {
   /** Largest message accepted (after reassembly), bytes; bigger ones close the connection with 1009. */
   readonly maxPayload: number;
+  /**
+   * Most bytes written but not yet taken by the peer before the connection is dropped as dead (a peer
+   * that stopped reading would otherwise make us hold everything sent to it). Default 4 MiB: about
+   * five minutes of a Twilio call's outbound audio.
+   */
+  readonly maxBufferedBytes?: number;
 }
+
+const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 type Unmask = (buffer: Buffer, mask: Buffer) => void;
 
@@ -197,7 +205,7 @@ export class WebSocketConnection {
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length) + payload.length);
     payload.copy(frame, writeFrameHeader(frame, binary ? OP_BINARY : OP_TEXT, payload.length));
-    this.socket.write(frame);
+    this.#write(frame);
   }
 
   /**
@@ -206,7 +214,18 @@ export class WebSocketConnection {
    */
   sendFrame(frame: Buffer): void {
     if (this.#state !== ReadyState.open) return;
+    this.#write(frame);
+  }
+
+  #write(frame: Buffer): void {
     this.socket.write(frame);
+    if (this.bufferedAmount <= (this.o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)) return;
+    // The peer has stopped reading: a close frame would queue behind the backlog, so drop the socket.
+    this.#readingDone = true;
+    this.#closeCode = CloseCode.abnormal;
+    this.#closeReason = 'peer stopped reading';
+    this.#notify(() => this.#handler?.error(new WebSocketProtocolError(CloseCode.abnormal, `peer stopped reading: ${this.bufferedAmount} bytes unsent`)));
+    this.terminate();
   }
 
   /** Starts the closing handshake; the socket is dropped if the peer does not answer within 5 s. */

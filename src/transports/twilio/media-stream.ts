@@ -2,7 +2,7 @@ import { allocSamples, audioFrame } from '../../audio/frame.js';
 import { base64DecodedLength, base64EncodeInto, mulawBase64Length, mulawDecode, mulawDecodeAt, mulawDecodeBase64, mulawEncodeAt } from '../../audio/mulaw.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import type { AudioFrame } from '../../audio/frame.js';
-import { frameHeaderLength, OP_TEXT, ReadyState, type WebSocketConnection, type WebSocketProtocolError, writeFrameHeader } from '../../net/websocket-connection.js';
+import { CloseCode, frameHeaderLength, OP_TEXT, ReadyState, type WebSocketConnection, type WebSocketProtocolError, writeFrameHeader } from '../../net/websocket-connection.js';
 import type { PacedStream, Pacer } from '../../pipeline/pacer.js';
 import type { MediaHandler, MediaTransport } from '../types.js';
 import {
@@ -104,7 +104,9 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
       close: (code, reason) => this.end(`socket_closed:${code}${reason.length > 0 ? `:${reason}` : ''}`),
       error: (err: WebSocketProtocolError) => {
         this.log.warn({ err: err.message, streamSid: this.streamSid }, 'media stream socket error');
-        this.fail(new MediaProtocolError(err.closeCode === 1009 ? 'message_too_large' : 'invalid_message', err.message));
+        // 1006: the carrier stopped reading and the socket was dropped; close() follows with the reason.
+        if (err.closeCode === CloseCode.abnormal) return;
+        this.fail(new MediaProtocolError(err.closeCode === CloseCode.tooBig ? 'message_too_large' : 'invalid_message', err.message));
       },
     });
   }
