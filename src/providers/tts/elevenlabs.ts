@@ -68,9 +68,10 @@ export const ELEVENLABS_DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 export const ELEVENLABS_DEFAULT_RESPONSE_TIMEOUT_MS = 10000;
 
 /** `inactivity_timeout` asked for in the URL (seconds): the documented default, stated so the bounds below hold. */
-export /** Audio messages are cut into frames of whole 20 ms units, up to this long (see PcmChunker). */
+export const ELEVENLABS_INACTIVITY_TIMEOUT_S = 20;
+
+/** Audio messages are cut into frames of whole 20 ms units, up to this long (see PcmChunker). */
 const ELEVENLABS_MAX_FRAME_MS = 100;
-const ELEVENLABS_INACTIVITY_TIMEOUT_S = 20;
 
 /**
  * A socket without any context for this long is closed. Below the server's inactivity timeout, so an idle socket
