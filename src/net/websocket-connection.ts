@@ -124,6 +124,13 @@ export function writeFrameHeader(frame: Buffer, opcode: number, payloadLength: n
   return 10;
 }
 
+/** A final, unmasked frame carrying `payload`. */
+function encodeFrame(opcode: number, payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length) + payload.length);
+  payload.copy(frame, writeFrameHeader(frame, opcode, payload.length));
+  return frame;
+}
+
 /** Whether `code` may appear in a close frame (§7.4: 1004–1006 and 1015 are never sent; 3000–4999 are for applications). */
 function isValidCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
@@ -202,10 +209,7 @@ export class WebSocketConnection {
   /** Sends one message (a text frame unless `binary`). Ignored unless the connection is open. */
   send(data: string | Buffer, binary = false): void {
     if (this.#state !== ReadyState.open) return;
-    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length) + payload.length);
-    payload.copy(frame, writeFrameHeader(frame, binary ? OP_BINARY : OP_TEXT, payload.length));
-    this.#write(frame);
+    this.#write(encodeFrame(binary ? OP_BINARY : OP_TEXT, typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
   }
 
   /**
@@ -221,7 +225,6 @@ export class WebSocketConnection {
     this.socket.write(frame);
     if (this.bufferedAmount <= (this.o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)) return;
     // The peer has stopped reading: a close frame would queue behind the backlog, so drop the socket.
-    this.#readingDone = true;
     this.#closeCode = CloseCode.abnormal;
     this.#closeReason = 'peer stopped reading';
     this.#notify(() => this.#handler?.error(new WebSocketProtocolError(CloseCode.abnormal, `peer stopped reading: ${this.bufferedAmount} bytes unsent`)));
@@ -448,10 +451,7 @@ export class WebSocketConnection {
   #sendControl(opcode: number, payload: Buffer): void {
     if (this.#closeSent || this.socket.destroyed || !this.socket.writable) return;
     if (opcode === OP_CLOSE) this.#closeSent = true;
-    const frame = Buffer.allocUnsafe(2 + payload.length);
-    writeFrameHeader(frame, opcode, payload.length);
-    payload.copy(frame, 2);
-    this.socket.write(frame);
+    this.socket.write(encodeFrame(opcode, payload));
   }
 
   #onSocketClose(): void {
