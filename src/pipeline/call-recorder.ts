@@ -23,7 +23,7 @@ export interface RecorderLog {
  * been logged). For shutdown: the store must not close under writes still waiting for their batch.
  */
 export function flushCallRecords(store: Store): Promise<void> {
-  return batchers.get(store)?.enqueue(async () => undefined, () => undefined) ?? Promise.resolve();
+  return batchers.get(store)?.flush() ?? Promise.resolve();
 }
 
 /**

@@ -38,6 +38,11 @@ export class WriteBatcher {
     });
   }
 
+  /** Resolves once everything queued so far is committed or has failed (batches run in order). */
+  flush(): Promise<void> {
+    return this.enqueue(async () => undefined, () => undefined);
+  }
+
   async #runBatch(): Promise<void> {
     this.#scheduled = false;
     const batch = this.#queue;
