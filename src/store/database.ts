@@ -15,12 +15,7 @@ const BUSY_TIMEOUT_MS = 5_000;
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE_NAME = 'parley.db';
 
-/**
- * Creates `dataDir` if needed and opens `${dataDir}/parley.db` with:
- * WAL (readers don't block the writer), synchronous=NORMAL (durable across process crashes,
- * which is what a call in flight needs; only an OS crash can lose the last commits),
- * foreign keys on, and a busy timeout.
- */
+/** How openDatabase sets the connection up beyond its fixed pragmas. */
 export interface DatabaseOptions {
   /**
    * Checkpoint the WAL on a worker thread (checkpointer.ts) instead of on the connection that
@@ -31,6 +26,12 @@ export interface DatabaseOptions {
   readonly onCheckpointError?: (message: string) => void;
 }
 
+/**
+ * Creates `dataDir` if needed and opens `${dataDir}/parley.db` with:
+ * WAL (readers don't block the writer), synchronous=NORMAL (durable across process crashes,
+ * which is what a call in flight needs; only an OS crash can lose the last commits),
+ * foreign keys on, and a busy timeout; WAL checkpoints on a worker thread when asked.
+ */
 export function openDatabase(dataDir: string, o: DatabaseOptions = {}): Kysely<Database> {
   mkdirSync(dataDir, { recursive: true });
   const sqlite = new BetterSqlite3(join(dataDir, DATABASE_FILE_NAME));
