@@ -302,7 +302,7 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     this.carryLen = 0;
     this.resampler = undefined;
     this.pacer.reset(this);
-    this.send(encodeClear(this.streamSid));
+    this.ws.send(encodeClear(this.streamSid));
   }
 
   private dropQueued(): void {
@@ -327,7 +327,7 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
     const mark = this.marks[0];
     if (mark !== undefined && mark.at <= this.head) {
       this.marks.shift();
-      this.send(encodeMark(this.streamSid, mark.name));
+      this.ws.send(encodeMark(this.streamSid, mark.name));
       return 0;
     }
     if (this.head >= this.tail) return -1;
@@ -355,10 +355,6 @@ export class TwilioMediaStream implements MediaTransport, PacedStream {
       this.handler?.onAudioSent(FRAME_MS, nowMs, this.sentSamples);
     }
     return frames * FRAME_MS;
-  }
-
-  private send(message: string): void {
-    this.ws.send(message);
   }
 
   hangup(reason: string): void {
