@@ -206,6 +206,30 @@ test('frames arriving a byte at a time, or many to a chunk, come out whole', asy
   assert.equal(r.server.closed?.code, 1000);
 });
 
+test('incomplete frames and fragments survive other connections reading into the shared buffer', async () => {
+  const a = await rawClient();
+  const b = await rawClient();
+  assert.ok(a.server.conn.sharedReads && b.server.conn.sharedReads, 'plain TCP sockets read into the shared buffer on this Node');
+  const whole = frame(1, 'x'.repeat(300));
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+  // a: half a frame, then the first fragment of a message; b overwrites the shared buffer in between.
+  a.sock.write(whole.subarray(0, 150));
+  await settle();
+  b.sock.write(frame(1, 'y'.repeat(600)));
+  await settle();
+  a.sock.write(Buffer.concat([whole.subarray(150), frame(1, 'first ', { fin: false })]));
+  await settle();
+  b.sock.write(frame(1, 'z'.repeat(600)));
+  await settle();
+  a.sock.write(frame(0, 'second'));
+  const frames = await a.frames(2);
+  assert.deepEqual(frames.map((f) => f.payload.toString()), [`echo ${'x'.repeat(300)}`, 'echo first second']);
+  assert.deepEqual(b.server.messages.map((m) => m.text), ['y'.repeat(600), 'z'.repeat(600)]);
+  a.sock.destroy();
+  b.sock.destroy();
+  await Promise.all([a.server.done, b.server.done]);
+});
+
 /** Sends `bytes` after the handshake and expects the server to close with `code`. */
 async function expectViolation(bytes: Buffer, code: number, message: RegExp): Promise<void> {
   const r = await rawClient();

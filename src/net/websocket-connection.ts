@@ -15,6 +15,7 @@
 import { createRequire } from 'node:module';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
+import { readIntoSharedBuffer } from './shared-read-buffer.js';
 
 /** Close codes of RFC 6455 §7.4.1 this module sends. */
 export const CloseCode = {
@@ -158,6 +159,8 @@ export class WebSocketConnection {
   #readingDone = false;
   /** The socket's Readable state, when it exposes the flag that skips a tick per chunk (see #onData). */
   #readState: { readingMore: boolean } | undefined;
+  /** Whether the socket reads into the process's shared buffer (shared-read-buffer.ts) rather than emitting 'data'. */
+  #sharedReads = false;
   /** Bytes read past the handshake, parsed when reading starts. */
   #head: Buffer | undefined;
 
@@ -180,9 +183,12 @@ export class WebSocketConnection {
     const socket = this.socket as Duplex & { setNoDelay?(on: boolean): void; setTimeout?(ms: number): void };
     socket.setNoDelay?.(true);
     socket.setTimeout?.(0);
-    const state = (socket as { _readableState?: { readingMore?: unknown } })._readableState;
-    if (state !== undefined && typeof state.readingMore === 'boolean') this.#readState = state as { readingMore: boolean };
-    socket.on('data', this.#onData);
+    this.#sharedReads = readIntoSharedBuffer(socket, this.#onBytes);
+    if (!this.#sharedReads) {
+      const state = (socket as { _readableState?: { readingMore?: unknown } })._readableState;
+      if (state !== undefined && typeof state.readingMore === 'boolean') this.#readState = state as { readingMore: boolean };
+      socket.on('data', this.#onData);
+    }
     socket.on('end', () => {
       // The peer half-closed without a close frame, or after ours: nothing more will come.
       this.#readingDone = true;
@@ -194,7 +200,12 @@ export class WebSocketConnection {
     socket.on('close', () => this.#onSocketClose());
     const head = this.#head;
     this.#head = undefined;
-    if (head !== undefined) this.#onData(head);
+    if (head !== undefined) this.#onBytes(head, head.length);
+  }
+
+  /** Whether reads go to the process's shared buffer (a plain TCP socket on a Node that allows it) instead of 'data' events. */
+  get sharedReads(): boolean {
+    return this.#sharedReads;
   }
 
   get readyState(): ReadyState {
@@ -250,6 +261,7 @@ export class WebSocketConnection {
 
   // ---------- reading ----------
 
+  /** 'data' events, where the socket could not be switched to the shared read buffer. */
   readonly #onData = (chunk: Buffer): void => {
     // After each chunk a flowing Readable schedules a process.nextTick (maybeReadMore) to call read(0),
     // a no-op for a socket whose handle is already reading (libuv reads until the stream is paused).
@@ -257,24 +269,34 @@ export class WebSocketConnection {
     // second the two were a fifth of all the server's allocation. Flagging the read-more as already
     // pending, right before Node checks it, skips the tick. Pausing and resuming do not depend on it.
     if (this.#readState !== undefined) this.#readState.readingMore = true;
+    this.#onBytes(chunk, chunk.length);
+  };
+
+  /**
+   * Bytes `0..length` of `chunk`, which may be the process's shared read buffer (shared-read-buffer.ts):
+   * valid during this call only, so whatever must outlive it (an incomplete frame, a fragment) is copied.
+   */
+  readonly #onBytes = (chunk: Buffer, length: number): void => {
     if (this.#readingDone) return;
     let buf = chunk;
+    let end = length;
     if (this.#pendingBytes > 0) {
-      this.#pending.push(chunk);
-      this.#pendingBytes += chunk.length;
+      this.#pending.push(Buffer.from(chunk.subarray(0, length)));
+      this.#pendingBytes += length;
       if (this.#pendingBytes < this.#need) return;
       buf = Buffer.concat(this.#pending, this.#pendingBytes);
+      end = buf.length;
       this.#pending = [];
       this.#pendingBytes = 0;
     }
     let off = 0;
-    while (off < buf.length && !this.#readingDone) {
-      const next = this.#frame(buf, off);
+    while (off < end && !this.#readingDone) {
+      const next = this.#frame(buf, off, end);
       if (next < 0) break;
       off = next;
     }
-    if (off < buf.length && !this.#readingDone) {
-      const rest = buf.subarray(off);
+    if (off < end && !this.#readingDone) {
+      const rest = Buffer.from(buf.subarray(off, end));
       this.#pending.push(rest);
       this.#pendingBytes = rest.length;
     }
@@ -284,8 +306,8 @@ export class WebSocketConnection {
    * Parses and dispatches the frame at `off`. Returns the offset after it, or -1 when the frame is not
    * complete yet (then `#need` says how many bytes from `off` are needed) or reading stopped.
    */
-  #frame(buf: Buffer, off: number): number {
-    const avail = buf.length - off;
+  #frame(buf: Buffer, off: number, end: number): number {
+    const avail = end - off;
     if (avail < 2) return this.#wait(2);
     const b0 = buf[off]!;
     const b1 = buf[off + 1]!;
@@ -323,34 +345,34 @@ export class WebSocketConnection {
     mask[3] = buf[off + header - 1]!;
     const payload = buf.subarray(off + header, off + header + length);
     unmask(payload, mask);
-    const end = off + header + length;
+    const frameEnd = off + header + length;
     switch (opcode) {
       case OP_TEXT:
       case OP_BINARY:
         if (this.#fragmentOpcode !== 0) return this.#fail(CloseCode.protocolError, 'new message started inside a fragmented one');
-        if (fin) return this.#deliver(payload, opcode) ? end : -1;
+        if (fin) return this.#deliver(payload, opcode) ? frameEnd : -1;
         this.#fragmentOpcode = opcode;
         this.#addFragment(payload);
-        return end;
+        return frameEnd;
       case OP_CONTINUATION: {
         if (this.#fragmentOpcode === 0) return this.#fail(CloseCode.protocolError, 'continuation frame without a message to continue');
         this.#addFragment(payload);
-        if (!fin) return end;
+        if (!fin) return frameEnd;
         const whole = Buffer.concat(this.#fragments, this.#fragmentBytes);
         const op = this.#fragmentOpcode;
         this.#fragmentOpcode = 0;
         this.#fragments = [];
         this.#fragmentBytes = 0;
-        return this.#deliver(whole, op) ? end : -1;
+        return this.#deliver(whole, op) ? frameEnd : -1;
       }
       case OP_CLOSE:
         this.#onCloseFrame(payload);
         return -1;
       case OP_PING:
         this.#sendControl(OP_PONG, payload);
-        return end;
+        return frameEnd;
       case OP_PONG:
-        return end;
+        return frameEnd;
       default:
         return this.#fail(CloseCode.protocolError, `unknown opcode ${opcode}`);
     }
@@ -361,9 +383,9 @@ export class WebSocketConnection {
     return -1;
   }
 
-  /** Fragments are views of socket chunks, which are never reused, so they are kept without copying. */
+  /** Fragments are copied: the chunk they came in may be the shared read buffer. */
   #addFragment(payload: Buffer): void {
-    this.#fragments.push(payload);
+    this.#fragments.push(Buffer.from(payload));
     this.#fragmentBytes += payload.length;
   }
 
