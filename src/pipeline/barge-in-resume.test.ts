@@ -59,7 +59,10 @@ class ToneTts implements TtsProvider {
 class RecordingTransport implements MediaTransport {
   readonly sampleRateHz = RATE;
   readonly events: string[] = [];
-  play(): void {}
+  played = 0;
+  play(): void {
+    this.played++;
+  }
   mark(): void {}
   clear(): void {
     this.events.push('clear');
@@ -124,6 +127,24 @@ test('a backchannel while the model is still writing: the agent goes on with eve
     assert.equal(c.llm.requests[0]!.signal.aborted, false, 'the model was not stopped by the backchannel');
     const resumedSaid = c.tts.said.slice(1).join(' ');
     assert.match(resumedSaid, /Breakfast is served from seven\. The pool opens at nine\. The spa is on the top floor\./);
+  } finally {
+    await c.end();
+  }
+});
+
+test('the rest of the interrupted sentence is synthesised while the caller speaks, once, and a backchannel resumes with that audio', async () => {
+  const c = await callWith(['what is on', 'okay']);
+  try {
+    c.session.onAudioSent(1000, performance.now());
+    await sleep(450); // about two of the sentence's five words heard
+    await c.feed(true, 15); // "okay": the barge-in comes after 150 ms of it
+    const atBargeIn = c.tts.said.length;
+    assert.match(c.tts.said.at(-1) ?? '', /^(served )?from seven\.$/, 'the rest of the sentence (not what follows it) is being synthesised at once');
+    await c.feed(false, 16);
+    await sleep(400);
+    assert.ok((await c.events()).some((e) => e.type === 'barge_in.resumed'));
+    assert.ok(!c.tts.said.slice(atBargeIn).some((t) => /from seven/.test(t)), 'the resumption did not synthesise it again');
+    assert.ok(c.transport.played > 0);
   } finally {
     await c.end();
   }

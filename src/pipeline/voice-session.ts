@@ -16,7 +16,9 @@ import type { AgentTool, ToolCallContext, ToolResult } from '../tools/types.js';
 import { type CallControl, CONTROL_TOOLS, TRANSFER_FAILED_REPLY, llmAgentTools, runControlTools, runDataTools, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { AgentReply } from './reply.js';
 import { isBackchannel, isEchoOf, remainderAfter } from './backchannel.js';
+import { PrefetchingTts } from './prefetching-tts.js';
 import { PreRoll } from './pre-roll.js';
+import { SentenceSplitter } from './sentences.js';
 import { classifyCompleteness } from './turn-completeness.js';
 import { answerLatency, type UserTurnTiming } from './turn-latency.js';
 import { type TurnEvent, TurnTaking } from './turn-taking.js';
@@ -133,6 +135,16 @@ const MAX_UNSAID_NOTE_CHARS = 400;
 const MAX_BACKCHANNEL_SPEECH_MS = 900;
 
 /** A resumed reply's words: the rest of the sentence it stopped in, then what the agent said after. */
+/**
+ * The first sentence a resumed reply speaks (see resumedDeltas), as its SentenceSplitter will cut
+ * it; undefined when that depends on words still to come (a short or unfinished remainder).
+ */
+function firstResumedSentence(remainder: string, moreToCome: boolean): string | undefined {
+  if (remainder === '') return undefined;
+  const splitter = new SentenceSplitter();
+  return splitter.push(`${remainder} `)[0] ?? (moreToCome ? undefined : splitter.flush()[0]);
+}
+
 async function* resumedDeltas(remainder: string, rest: AsyncIterable<LlmDelta>): AsyncIterable<LlmDelta> {
   if (remainder) yield { kind: 'text', text: `${remainder} ` };
   yield* rest;
@@ -146,6 +158,8 @@ export class VoiceSession implements MediaHandler {
   private readonly d: VoiceSessionDeps;
   private readonly now: () => number;
   private readonly turns: TurnTaking;
+  /** The call's TTS; it also synthesises the rest of an interrupted sentence while the interruption is judged. */
+  private readonly tts: PrefetchingTts;
   private readonly preRoll = new PreRoll(PRE_ROLL_MS);
   private utterance: Utterance | undefined;
   private sttChain: Promise<void> = Promise.resolve();
@@ -177,6 +191,7 @@ export class VoiceSession implements MediaHandler {
     this.startedAtMs = this.now();
     this.echo = deps.agent.echoSuppression ? new EchoSuppressor({ sampleRateHz: deps.transport.sampleRateHz }) : undefined;
     const e = deps.agent.endpointing;
+    this.tts = new PrefetchingTts(deps.tts, (characters) => this.d.meter?.addTtsCharacters(characters));
     this.turns = new TurnTaking({ silenceMs: e.silenceMs, minSpeechMs: e.minSpeechMs, bargeInMs: e.bargeInMs, bargeIn: e.bargeIn });
     if (deps.agent.systemPrompt) this.history.push({ role: 'system', content: deps.agent.systemPrompt });
     this.durationTimer = setTimeout(() => this.hangupAfter('max_duration', MAX_DURATION_GOODBYE), deps.agent.maxDurationMs);
@@ -337,6 +352,7 @@ export class VoiceSession implements MediaHandler {
     this.dropSuspended(false);
     if (!s) return;
     if (this.ended || this.active || this.turns.isSpeaking) {
+      this.tts.cancel();
       s.reply.abort.abort();
       return;
     }
@@ -363,6 +379,7 @@ export class VoiceSession implements MediaHandler {
     clearTimeout(s.timer);
     this.suspended = undefined;
     if (!abortHeld) return;
+    this.tts.cancel();
     s.reply.abort.abort();
     const heard = s.remainder ? this.noteUnsaid(s.heardMessage, s.remainder) : s.heardMessage;
     if (s.tools) this.fileInterruptedTools(s.tools, heard);
@@ -461,7 +478,7 @@ export class VoiceSession implements MediaHandler {
   private speak(turnKind: ActiveReply['turnKind'], source: (signal: AbortSignal) => AsyncIterable<LlmDelta>, cause?: ReplyCause): void {
     if (this.ended) return;
     this.stopActiveReply();
-    const reply = new AgentReply(`r${this.replySeq++}`, this.d.tts, this.d.transport, this.now);
+    const reply = new AgentReply(`r${this.replySeq++}`, this.tts, this.d.transport, this.now);
     const active: ActiveReply = { reply, turnKind, cause };
     this.active = active;
     reply
@@ -630,7 +647,8 @@ export class VoiceSession implements MediaHandler {
     const planned = a.reply.tracker.fullText();
     const remainder = remainderAfter(planned, heard);
     // A resumable interruption holds the reply: speaking stops, the agent's words keep coming.
-    const nothingLeft = a.reply.productionDone && a.reply.toolCalls.length === 0 && !a.hangupReason && remainder === '';
+    const produced = a.reply.productionDone;
+    const nothingLeft = produced && a.reply.toolCalls.length === 0 && !a.hangupReason && remainder === '';
     const rest = resumable && !nothingLeft ? a.reply.hold() : undefined;
     if (!rest) a.reply.abort.abort();
     this.active = undefined;
@@ -640,7 +658,12 @@ export class VoiceSession implements MediaHandler {
     this.d.metrics.bargeInsTotal.inc();
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
     this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: planned });
-    if (rest) this.suspend(a, { planned, remainder, rest, heardMessage });
+    if (rest) {
+      this.suspend(a, { planned, remainder, rest, heardMessage });
+      // A resumption starts with the rest of this sentence: have its audio ready by the time it is decided.
+      const first = firstResumedSentence(remainder, !produced);
+      if (first !== undefined) this.tts.prefetch(first);
+    }
     else if (a.tools) this.fileInterruptedTools(a.tools, heardMessage);
   }
 
@@ -809,7 +832,7 @@ export class VoiceSession implements MediaHandler {
     this.d.recorder.event('call.ended', { reason, durationMs: Math.round(this.now() - this.startedAtMs) });
     this.d.recorder.end(status, reason.startsWith('socket_closed') ? 'caller_hangup' : reason);
     void this.sttChain.finally(() => this.d.stt.close());
-    void this.d.tts.close?.().catch(() => {});
+    void this.tts.close().catch(() => {});
     this.d.onEnded?.(reason, status);
   }
 }
