@@ -10,12 +10,12 @@ import type { AudioFrame } from '../audio/frame.js';
 import { EnergyVad } from '../audio/energy-vad.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
-import type { ChatRequest, LlmDelta, LlmProvider, TtsProvider } from '../providers/types.js';
+import type { ChatRequest, LlmDelta, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
 import { openStore } from '../store/store.js';
 import { agentSchema } from '../tenants/schema.js';
 import type { MediaTransport } from '../transports/types.js';
 import { CallRecorder } from './call-recorder.js';
-import { frame, RATE, ScriptedStt } from './session-test-support.js';
+import { frame, PartialThenFinalStt, RATE, ScriptedStt } from './session-test-support.js';
 import { type SessionTools, VoiceSession } from './voice-session.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -72,7 +72,7 @@ class RecordingTransport implements MediaTransport {
   }
 }
 
-async function callWith(sttTexts: string[], endpointing: Record<string, unknown> = {}, extra: { llm?: LlmProvider; tools?: SessionTools } = {}) {
+async function callWith(sttTexts: string[] | SttProvider, endpointing: Record<string, unknown> = {}, extra: { llm?: LlmProvider; tools?: SessionTools } = {}) {
   const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-resume-')) });
   const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
   const llm = new SlowLlm();
@@ -80,7 +80,7 @@ async function callWith(sttTexts: string[], endpointing: Record<string, unknown>
   const transport = new RecordingTransport();
   const session = new VoiceSession({
     transport,
-    stt: new ScriptedStt(sttTexts),
+    stt: Array.isArray(sttTexts) ? new ScriptedStt(sttTexts) : sttTexts,
     llm: extra.llm ?? llm,
     tts,
     vad: new EnergyVad({ sampleRateHz: RATE }),
@@ -145,6 +145,46 @@ test('the rest of the interrupted sentence is synthesised while the caller speak
     assert.ok((await c.events()).some((e) => e.type === 'barge_in.resumed'));
     assert.ok(!c.tts.said.slice(atBargeIn).some((t) => /from seven/.test(t)), 'the resumption did not synthesise it again');
     assert.ok(c.transport.played > 0);
+  } finally {
+    await c.end();
+  }
+});
+
+test('a backchannel by its partial words resumes the agent at turn end, without waiting for a slow final transcript', async () => {
+  const stt = new PartialThenFinalStt([
+    { partial: '', final: 'what is on', finalDelayMs: 0 },
+    { partial: 'okay', final: 'okay', finalDelayMs: 600 },
+  ]);
+  const c = await callWith(stt);
+  try {
+    await c.feed(true, 15);
+    await c.feed(false, 16); // the turn ends after 300 ms of silence; the final is 600 ms away
+    await sleep(100);
+    const resumed = (await c.events()).find((e) => e.type === 'barge_in.resumed');
+    assert.ok(resumed, `resumed before the final transcript: ${JSON.stringify(await c.events())}`);
+    assert.equal((resumed.data as { decidedOn?: string }).decidedOn, 'partial');
+    await sleep(700);
+    assert.equal(c.llm.requests.length, 1, 'the final "okay" is not answered either');
+    assert.equal(c.transport.events.filter((e) => e === 'clear').length, 1, 'and does not stop the agent again');
+  } finally {
+    await c.end();
+  }
+});
+
+test('when the final transcript has more than the backchannel the partial showed, the resumed agent stops and the words are answered', async () => {
+  const stt = new PartialThenFinalStt([
+    { partial: '', final: 'what is on', finalDelayMs: 0 },
+    { partial: 'okay', final: 'okay but what about parking', finalDelayMs: 300 },
+  ]);
+  const c = await callWith(stt);
+  try {
+    await c.feed(true, 15);
+    await c.feed(false, 16);
+    await sleep(600);
+    const types = (await c.events()).map((e) => e.type);
+    assert.ok(types.includes('barge_in.resumed') && types.includes('barge_in.resume_withdrawn'), types.join(', '));
+    assert.equal(c.llm.requests.length, 2, 'the caller was answered');
+    assert.deepEqual(c.llm.requests[1]!.req.messages.at(-1), { role: 'user', content: 'okay but what about parking' });
   } finally {
     await c.end();
   }

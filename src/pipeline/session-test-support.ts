@@ -23,3 +23,22 @@ export class ScriptedStt implements SttProvider {
   }
   async close(): Promise<void> {}
 }
+
+/**
+ * STT that, per utterance, shows a partial transcript after its first 100 ms of audio and gives
+ * the final `finalDelayMs` after the audio ends (a recogniser still finishing when the turn ends).
+ */
+export class PartialThenFinalStt implements SttProvider {
+  readonly name = 'partial-then-final';
+  constructor(private readonly script: { partial: string; final: string; finalDelayMs: number }[]) {}
+  async *transcribe(audio: AsyncIterable<AudioFrame>): AsyncIterable<TranscriptEvent> {
+    const next = this.script.shift() ?? { partial: '', final: '', finalDelayMs: 0 };
+    let frames = 0;
+    for await (const _ of audio) {
+      if (++frames === 5 && next.partial !== '') yield { kind: 'partial', text: next.partial };
+    }
+    await new Promise((r) => setTimeout(r, next.finalDelayMs));
+    yield { kind: 'final', text: next.final };
+  }
+  async close(): Promise<void> {}
+}

@@ -81,6 +81,8 @@ interface Utterance {
   discarded: boolean;
   /** Latest partial transcript. */
   partial: string;
+  /** It interrupted the agent and its partial words were a backchannel at turn end: the agent went on without waiting for the final transcript. */
+  resumedOnPartial?: boolean;
   /** Wall times (performance.now) filled in at turn end. */
   lastSpeechAtMs?: number;
   turnEndAtMs?: number;
@@ -264,6 +266,13 @@ export class VoiceSession implements MediaHandler {
         u.turnEndAtMs = receivedAtMs;
         u.audio.close();
         this.utterance = undefined;
+        // Only a backchannel so far ("okay", short): go on now, not a final transcript later (that
+        // can take a few hundred ms); should the final show more words, they are answered then.
+        const s = this.suspended;
+        if (s?.utterance === u && s.quickTurnEnd && u.partial !== '' && isBackchannel(u.partial, this.d.agent.endpointing.backchannels)) {
+          u.resumedOnPartial = true;
+          this.resume('backchannel', u.partial, 'partial');
+        }
         return;
       }
       default: {
@@ -304,7 +313,13 @@ export class VoiceSession implements MediaHandler {
       return;
     }
     if (u.discarded || this.ended || u.turnEndAtMs === undefined || u.lastSpeechAtMs === undefined) return;
-    if (this.suspended?.utterance === u) {
+    if (u.resumedOnPartial) {
+      const e = this.d.agent.endpointing;
+      if (finalText === '' || isBackchannel(finalText, e.backchannels) || (this.d.agent.echoSuppression && isEchoOf(finalText, this.active?.reply.tracker.fullText() ?? ''))) return;
+      // The partial words were behind: the caller said more than "okay". Stop the resumed reply and answer.
+      this.d.recorder.event('barge_in.resume_withdrawn', { said: finalText });
+      this.interrupt(this.now(), false);
+    } else if (this.suspended?.utterance === u) {
       // The words that interrupted the agent decide: a backchannel or nothing → carry on.
       if (finalText === '' || isBackchannel(finalText, this.d.agent.endpointing.backchannels)) {
         this.resume(finalText === '' ? 'no_words' : 'backchannel', finalText);
@@ -347,7 +362,7 @@ export class VoiceSession implements MediaHandler {
    * nothing): the rest of the sentence that was playing, then the agent's words that followed, which
    * it went on producing meanwhile, and its tool calls.
    */
-  private resume(reason: 'backchannel' | 'no_words' | 'echo', said: string): void {
+  private resume(reason: 'backchannel' | 'no_words' | 'echo', said: string, decidedOn: 'partial' | 'final' = 'final'): void {
     const s = this.suspended;
     this.dropSuspended(false);
     if (!s) return;
@@ -356,7 +371,7 @@ export class VoiceSession implements MediaHandler {
       s.reply.abort.abort();
       return;
     }
-    this.d.recorder.event('barge_in.resumed', { reason, said, remainder: s.remainder });
+    this.d.recorder.event('barge_in.resumed', { reason, said, remainder: s.remainder, decidedOn });
     this.speak(s.turnKind, (signal) => {
       // The new reply owns the held one from here: stopping it stops the held agent too.
       signal.addEventListener('abort', () => s.reply.abort.abort(), { once: true });
