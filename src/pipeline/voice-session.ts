@@ -136,7 +136,6 @@ const MAX_UNSAID_NOTE_CHARS = 400;
 /** Speech longer than this (voiced ms) is not a backchannel, whatever the words so far. */
 const MAX_BACKCHANNEL_SPEECH_MS = 900;
 
-/** A resumed reply's words: the rest of the sentence it stopped in, then what the agent said after. */
 /**
  * The first sentence a resumed reply speaks (see resumedDeltas), as its SentenceSplitter will cut
  * it; undefined when that depends on words still to come (a short or unfinished remainder).
@@ -147,6 +146,7 @@ function firstResumedSentence(remainder: string, moreToCome: boolean): string | 
   return splitter.push(`${remainder} `)[0] ?? (moreToCome ? undefined : splitter.flush()[0]);
 }
 
+/** A resumed reply's words: the rest of the sentence it stopped in, then what the agent said after. */
 async function* resumedDeltas(remainder: string, rest: AsyncIterable<LlmDelta>): AsyncIterable<LlmDelta> {
   if (remainder) yield { kind: 'text', text: `${remainder} ` };
   yield* rest;
