@@ -190,6 +190,27 @@ test('when the final transcript has more than the backchannel the partial showed
   }
 });
 
+test('a final transcript that is the agent’s own words coming back (echo) does not withdraw a resumption decided on the partial', async () => {
+  const stt = new PartialThenFinalStt([
+    { partial: '', final: 'what is on', finalDelayMs: 0 },
+    { partial: 'okay', final: 'breakfast is', finalDelayMs: 300 },
+  ]);
+  const c = await callWith(stt);
+  try {
+    c.session.onAudioSent(1000, performance.now());
+    await sleep(450); // "Breakfast is" heard, and coming back as echo; the resumption starts at "served"
+    await c.feed(true, 15);
+    await c.feed(false, 16);
+    await sleep(600);
+    const types = (await c.events()).map((e) => e.type);
+    assert.ok(types.includes('barge_in.resumed') && !types.includes('barge_in.resume_withdrawn'), types.join(', '));
+    assert.equal(c.llm.requests.length, 1, 'its own words are not answered');
+    assert.equal(c.transport.events.filter((e) => e === 'clear').length, 1, 'and do not stop it again');
+  } finally {
+    await c.end();
+  }
+});
+
 test('real words over the agent stop its model and are answered', async () => {
   const c = await callWith(['what is on', 'no I meant the restaurant']);
   try {

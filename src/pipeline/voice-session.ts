@@ -81,8 +81,12 @@ interface Utterance {
   discarded: boolean;
   /** Latest partial transcript. */
   partial: string;
-  /** It interrupted the agent and its partial words were a backchannel at turn end: the agent went on without waiting for the final transcript. */
-  resumedOnPartial?: boolean;
+  /**
+   * It interrupted the agent and its partial words were a backchannel at turn end, so the agent went
+   * on without waiting for the final transcript: the interrupted reply's whole planned text (to tell
+   * the agent's own echo from more words when the final comes).
+   */
+  resumedOnPartial?: { readonly planned: string };
   /** Wall times (performance.now) filled in at turn end. */
   lastSpeechAtMs?: number;
   turnEndAtMs?: number;
@@ -270,7 +274,7 @@ export class VoiceSession implements MediaHandler {
         // can take a few hundred ms); should the final show more words, they are answered then.
         const s = this.suspended;
         if (s?.utterance === u && s.quickTurnEnd && u.partial !== '' && isBackchannel(u.partial, this.d.agent.endpointing.backchannels)) {
-          u.resumedOnPartial = true;
+          u.resumedOnPartial = { planned: s.planned };
           this.resume('backchannel', u.partial, 'partial');
         }
         return;
@@ -315,7 +319,7 @@ export class VoiceSession implements MediaHandler {
     if (u.discarded || this.ended || u.turnEndAtMs === undefined || u.lastSpeechAtMs === undefined) return;
     if (u.resumedOnPartial) {
       const e = this.d.agent.endpointing;
-      if (finalText === '' || isBackchannel(finalText, e.backchannels) || (this.d.agent.echoSuppression && isEchoOf(finalText, this.active?.reply.tracker.fullText() ?? ''))) return;
+      if (finalText === '' || isBackchannel(finalText, e.backchannels) || (this.d.agent.echoSuppression && isEchoOf(finalText, u.resumedOnPartial.planned))) return;
       // The partial words were behind: the caller said more than "okay". Stop the resumed reply and answer.
       this.d.recorder.event('barge_in.resume_withdrawn', { said: finalText });
       this.interrupt(this.now(), false);
