@@ -36,6 +36,8 @@ export interface Metrics {
   readonly stageLatencyMs: Histogram<'stage'>;
   /** Times the caller talked over the agent and the agent yielded. */
   readonly bargeInsTotal: Counter;
+  /** Barge-ins taken back: the agent went on (a backchannel, no words, its own echo), by reason and by which transcript decided. */
+  readonly bargeInResumesTotal: Counter<'reason' | 'decided_on'>;
   /** Media stream failures, by reason. */
   readonly streamErrorsTotal: Counter<'reason'>;
   /** Provider fallbacks: a chain moved from one provider to the next. */
@@ -110,6 +112,12 @@ export function createMetrics(o: CreateMetricsOptions = {}): Metrics {
       registers,
     }),
     bargeInsTotal: new Counter({ name: 'parley_barge_ins_total', help: 'Caller barge-ins that interrupted the agent', registers }),
+    bargeInResumesTotal: new Counter({
+      name: 'parley_barge_in_resumes_total',
+      help: 'Barge-ins after which the agent went on where it stopped, by reason (backchannel, no_words, echo) and deciding transcript (partial, final)',
+      labelNames: ['reason', 'decided_on'] as const,
+      registers,
+    }),
     streamErrorsTotal: new Counter({
       name: 'parley_stream_errors_total',
       help: 'Media stream errors, by reason',

@@ -78,6 +78,7 @@ async function callWith(sttTexts: string[] | SttProvider, endpointing: Record<st
   const llm = new SlowLlm();
   const tts = new ToneTts();
   const transport = new RecordingTransport();
+  const metrics = createMetrics({ collectDefaults: false });
   const session = new VoiceSession({
     transport,
     stt: Array.isArray(sttTexts) ? new ScriptedStt(sttTexts) : sttTexts,
@@ -86,7 +87,7 @@ async function callWith(sttTexts: string[] | SttProvider, endpointing: Record<st
     vad: new EnergyVad({ sampleRateHz: RATE }),
     agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'slow' }, endpointing }),
     recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
-    metrics: createMetrics({ collectDefaults: false }),
+    metrics,
     log: createLogger({ level: 'silent' }),
     callControl: { transfer: async () => {} },
     ...(extra.tools ? { tools: extra.tools } : {}),
@@ -109,7 +110,7 @@ async function callWith(sttTexts: string[] | SttProvider, endpointing: Record<st
   await feed(true, 30);
   await feed(false, 35);
   await sleep(50);
-  return { session, llm, tts, transport, feed, events, end };
+  return { session, llm, tts, transport, metrics, feed, events, end };
 }
 
 test('a backchannel while the model is still writing: the agent goes on with every sentence, including those written after the interruption', async () => {
@@ -163,6 +164,7 @@ test('a backchannel by its partial words resumes the agent at turn end, without 
     const resumed = (await c.events()).find((e) => e.type === 'barge_in.resumed');
     assert.ok(resumed, `resumed before the final transcript: ${JSON.stringify(await c.events())}`);
     assert.equal((resumed.data as { decidedOn?: string }).decidedOn, 'partial');
+    assert.match(await c.metrics.registry.metrics(), /parley_barge_in_resumes_total\{reason="backchannel",decided_on="partial"\} 1/);
     await sleep(700);
     assert.equal(c.llm.requests.length, 1, 'the final "okay" is not answered either');
     assert.equal(c.transport.events.filter((e) => e === 'clear').length, 1, 'and does not stop the agent again');

@@ -376,6 +376,7 @@ export class VoiceSession implements MediaHandler {
       return;
     }
     this.d.recorder.event('barge_in.resumed', { reason, said, remainder: s.remainder, decidedOn });
+    this.d.metrics.bargeInResumesTotal.inc({ reason, decided_on: decidedOn });
     this.speak(s.turnKind, (signal) => {
       // The new reply owns the held one from here: stopping it stops the held agent too.
       signal.addEventListener('abort', () => s.reply.abort.abort(), { once: true });
