@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { AudioFrame } from '../audio/frame.js';
 import type { CallOptions, TtsProvider } from '../providers/types.js';
+import { iterate } from './channel.js';
 import { SentenceSplitter } from './sentences.js';
 
 /** 32 MiB ≈ 12 minutes of 22 kHz audio: every greeting of hundreds of agents. */
@@ -99,14 +100,10 @@ export class CachingTts implements TtsProvider {
       return;
     }
     const frames: AudioFrame[] = [];
-    for await (const f of this.inner.synthesize(single(full), o)) {
+    for await (const f of this.inner.synthesize(iterate(full), o)) {
       if (this.cacheable.has(full)) frames.push(f);
       yield f;
     }
     if (!o.signal.aborted && frames.length > 0) this.cache.set(key, frames);
   }
-}
-
-async function* single(text: string): AsyncIterable<string> {
-  yield text;
 }

@@ -1,5 +1,6 @@
 import type { AudioFrame } from '../audio/frame.js';
 import type { CallOptions, TtsProvider } from '../providers/types.js';
+import { iterate } from './channel.js';
 
 /** Most audio one prefetch keeps (20 ms frames): a minute. Past it the prefetch is given up. */
 const MAX_PREFETCH_FRAMES = 3000;
@@ -57,7 +58,7 @@ export class PrefetchingTts implements TtsProvider {
       return;
     }
     this.cancel();
-    yield* this.inner.synthesize(single(full), o);
+    yield* this.inner.synthesize(iterate(full), o);
   }
 }
 
@@ -82,7 +83,7 @@ class Prefetch {
 
   private async run(inner: TtsProvider): Promise<void> {
     try {
-      for await (const f of inner.synthesize(single(this.text), { signal: this.abort.signal })) {
+      for await (const f of inner.synthesize(iterate(this.text), { signal: this.abort.signal })) {
         if (!this.taken && this.frames.length >= MAX_PREFETCH_FRAMES) {
           this.overflowed = true;
           this.abort.abort();
@@ -124,8 +125,4 @@ class Prefetch {
       signal.removeEventListener('abort', stop);
     }
   }
-}
-
-async function* single(text: string): AsyncIterable<string> {
-  yield text;
 }
