@@ -75,6 +75,3 @@ export function readIntoSharedBuffer(socket: Duplex, onBytes: (buffer: Buffer, l
   socket.resume();
   return true;
 }
-
-/** Whether this Node lets sockets be switched to the shared buffer (for tests and diagnostics). */
-export const sharedReadsAvailable = onreadFields !== undefined;

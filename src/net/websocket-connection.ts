@@ -281,10 +281,14 @@ export class WebSocketConnection {
     let buf = chunk;
     let end = length;
     if (this.#pendingBytes > 0) {
-      this.#pending.push(Buffer.from(chunk.subarray(0, length)));
-      this.#pendingBytes += length;
-      if (this.#pendingBytes < this.#need) return;
-      buf = Buffer.concat(this.#pending, this.#pendingBytes);
+      const piece = chunk.subarray(0, length);
+      if (this.#pendingBytes + length < this.#need) {
+        this.#pending.push(Buffer.from(piece));
+        this.#pendingBytes += length;
+        return;
+      }
+      // Completed: one copy of everything into a buffer of its own (the piece is not copied twice).
+      buf = Buffer.concat([...this.#pending, piece], this.#pendingBytes + length);
       end = buf.length;
       this.#pending = [];
       this.#pendingBytes = 0;
