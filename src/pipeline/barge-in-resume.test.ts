@@ -72,6 +72,9 @@ class RecordingTransport implements MediaTransport {
   }
 }
 
+/** The question every call starts with, for PartialThenFinalStt scripts: its words come only as the final. */
+const FIRST_QUESTION = { partial: '', final: 'what is on', finalDelayMs: 0 };
+
 async function callWith(sttTexts: string[] | SttProvider, endpointing: Record<string, unknown> = {}, extra: { llm?: LlmProvider; tools?: SessionTools } = {}) {
   const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-resume-')) });
   const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
@@ -153,7 +156,7 @@ test('the rest of the interrupted sentence is synthesised while the caller speak
 
 test('a backchannel by its partial words resumes the agent at turn end, without waiting for a slow final transcript', async () => {
   const stt = new PartialThenFinalStt([
-    { partial: '', final: 'what is on', finalDelayMs: 0 },
+    FIRST_QUESTION,
     { partial: 'okay', final: 'okay', finalDelayMs: 600 },
   ]);
   const c = await callWith(stt);
@@ -175,7 +178,7 @@ test('a backchannel by its partial words resumes the agent at turn end, without 
 
 test('when the final transcript has more than the backchannel the partial showed, the resumed agent stops and the words are answered', async () => {
   const stt = new PartialThenFinalStt([
-    { partial: '', final: 'what is on', finalDelayMs: 0 },
+    FIRST_QUESTION,
     { partial: 'okay', final: 'okay but what about parking', finalDelayMs: 300 },
   ]);
   const c = await callWith(stt);
@@ -194,7 +197,7 @@ test('when the final transcript has more than the backchannel the partial showed
 
 test('a final transcript that is the agent’s own words coming back (echo) does not withdraw a resumption decided on the partial', async () => {
   const stt = new PartialThenFinalStt([
-    { partial: '', final: 'what is on', finalDelayMs: 0 },
+    FIRST_QUESTION,
     { partial: 'okay', final: 'breakfast is', finalDelayMs: 300 },
   ]);
   const c = await callWith(stt);
