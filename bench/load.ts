@@ -18,7 +18,9 @@
  * Usage: node dist/bench/load.js [--calls 1,100,500] [--dial-rate 50] [--profile] [--heap-profile]
  *   --profile       writes a V8 CPU profile of the server per level (directory on stderr);
  *   --heap-profile  a sampling heap profile (live objects at exit) instead;
- *   --alloc-profile where the active window's allocations come from (garbage included).
+ *   --alloc-profile where the active window's allocations come from (garbage included);
+ *   --promoted-profile the same without what young-generation collections freed: what survives into
+ *                   the old generation (and makes full collections).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -288,10 +290,18 @@ function startCallerProcess(): CallerProcess {
 
 // ---------- one level ----------
 
+/** Collections of one kind between two /metrics texts: how many, and their mean main-thread pause. */
+function gcDelta(before: string, after: string, kind: 'major' | 'minor'): { count: number; meanPauseMs: number | null } {
+  const read = (text: string, what: 'count' | 'sum'): number => promSample(text, `nodejs_gc_duration_seconds_${what}{kind="${kind}"}`) ?? 0;
+  const count = read(after, 'count') - read(before, 'count');
+  const seconds = read(after, 'sum') - read(before, 'sum');
+  return { count, meanPauseMs: count > 0 ? Math.round((seconds / count) * 10_000) / 10 : null };
+}
+
 const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 
-async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean; profile: 'cpu' | 'heap' | undefined; allocProfile: boolean; dialRate: number }) {
+async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean; profile: 'cpu' | 'heap' | undefined; allocProfile: false | 'all' | 'promoted'; dialRate: number }) {
   const startedAt = performance.now();
   const fakes = await startFakes(calls);
   const dataDir = await mkdtemp(join(tmpdir(), 'parley-load-'));
@@ -342,7 +352,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     const idle = await server.sample(true);
 
     // The active window: every call says its lines.
-    await fetch(`${server.url}/metrics`).then((r) => r.text());
+    const metricsBefore = await fetch(`${server.url}/metrics`).then((r) => r.text());
     const ourPids = [process.pid, ...callers.map((c) => c.child.pid), server.pid];
     const busyBefore = await coreBusyMs();
     const oursBefore = await Promise.all(ourPids.map(processCpuMs));
@@ -355,7 +365,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
         windowProbes.push(...s.probesMs);
       });
     }, 1000);
-    if (o.allocProfile) server.child.send({ type: 'alloc-start' });
+    if (o.allocProfile) server.child.send({ type: 'alloc-start', minor: o.allocProfile === 'all' });
     for (const c of callers) c.child.send({ type: 'go' });
     const reports = await Promise.all(callers.map((c) => c.next<CallerReport>('done', 180_000)));
     clearInterval(peakTimer);
@@ -422,6 +432,8 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
         eventLoopUtilization: Math.round((eluActive / eluTotal) * 100) / 100,
         eventLoopDelayP99Ms: promSample(metricsText, 'parley_event_loop_delay_ms{quantile="0.99"}') ?? null,
         eventLoopDelayMaxMs: promSample(metricsText, 'parley_event_loop_delay_ms{quantile="max"}') ?? null,
+        /** Garbage collections in the window (prom-client's nodejs_gc_duration_seconds): full = mark-compact. */
+        gc: { full: gcDelta(metricsBefore, metricsText, 'major'), young: gcDelta(metricsBefore, metricsText, 'minor') },
         baselineRssMb: mb(baseline.rssBytes),
         idleRssPerCallMb: Math.round(((idle.rssBytes - baseline.rssBytes) / calls / 1e6) * 100) / 100,
         idleHeapPerCallKb: Math.round((idle.heapUsedBytes - baseline.heapUsedBytes) / calls / 1e3),
@@ -492,7 +504,7 @@ async function main(): Promise<void> {
   const scenarios: Awaited<ReturnType<typeof runLevel>>[] = [];
   for (const calls of levels) {
     log(`level ${calls}…`);
-    scenarios.push(await runLevel(calls, audio, { pinned, profile, allocProfile: process.argv.includes('--alloc-profile'), dialRate }));
+    scenarios.push(await runLevel(calls, audio, { pinned, profile, allocProfile: process.argv.includes('--alloc-profile') ? 'all' : process.argv.includes('--promoted-profile') ? 'promoted' : false, dialRate }));
   }
   const top = scenarios.reduce((a, b) => (b.concurrentCalls > a.concurrentCalls ? b : a));
   const at100 = scenarios.find((s) => s.concurrentCalls === 100);
