@@ -4,8 +4,9 @@
  * loopback provider fakes. Driven over the IPC channel:
  *   ← { type: 'listening', url }                      once the server is up
  *   → { type: 'sample', id, gc }  ← { type: 'sample', id, … }   memory, CPU and event-loop use now
- *   → { type: 'alloc-start' } / { type: 'alloc-stop', path }   sampling of every allocation (garbage
- *                                                     included) between the two, written to `path`
+ *   → { type: 'alloc-start', minor } / { type: 'alloc-stop', path }   sampling of every allocation (garbage
+ *                                                     included; with minor: false, not what young-generation
+ *                                                     collections freed) between the two, written to `path`
  *   → { type: 'calibrate' }  ← { type: 'calibrated', ms }   time of a fixed CPU workload on this core
  * Every PROBE_EVERY_MS the server also times a small slice of that workload (scaled to the whole),
  * so the speed of the core *during* the measured window is known; samples carry the probes taken
@@ -74,7 +75,8 @@ const tenant = {
 } as TenantConfig;
 
 const server = await startServer({
-  config: loadConfig({}, { port: 0, host: '127.0.0.1', dataDir: config.dataDir, adminKey: config.adminKey }),
+  // PARLEY_HEAP_GROWTH_PERCENT passes through for experiments (0 = V8's own full-collection schedule).
+  config: loadConfig({ PARLEY_HEAP_GROWTH_PERCENT: process.env.PARLEY_HEAP_GROWTH_PERCENT }, { port: 0, host: '127.0.0.1', dataDir: config.dataDir, adminKey: config.adminKey }),
   tenants: [tenant],
   logger: createLogger({ level: 'warn', destination: process.stderr }),
 });
@@ -108,11 +110,11 @@ setInterval(() => probes.push(calibrate(PROBE_ITERATIONS)), PROBE_EVERY_MS).unre
 /** Where the garbage comes from: allocation sampling that keeps collected objects. */
 const allocSampling = {
   session: undefined as Session | undefined,
-  async start(): Promise<void> {
+  async start(minor: boolean): Promise<void> {
     const session = new Session();
     session.connect();
     this.session = session;
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: minor });
   },
   async stop(path: string): Promise<void> {
     const session = this.session;
@@ -123,7 +125,7 @@ const allocSampling = {
     this.session = undefined;
   },
 };
-process.on('message', (msg: { type: string; id?: number; gc?: boolean }) => {
+process.on('message', (msg: { type: string; id?: number; gc?: boolean; minor?: boolean }) => {
   if (msg.type === 'sample') {
     if (msg.gc && gc) {
       gc();
@@ -149,7 +151,7 @@ process.on('message', (msg: { type: string; id?: number; gc?: boolean }) => {
   } else if (msg.type === 'calibrate') {
     send({ type: 'calibrated', ms: calibrate() });
   } else if (msg.type === 'alloc-start') {
-    void allocSampling.start();
+    void allocSampling.start(msg.minor !== false);
   } else if (msg.type === 'alloc-stop') {
     void allocSampling.stop((msg as { path?: string }).path ?? 'alloc.heapprofile').then(() => send({ type: 'alloc-written' }));
   } else if (msg.type === 'close') {

@@ -29,6 +29,12 @@ export interface ParleyConfig {
   sttWarmDecoders: number;
   /** Worker threads running pocketsphinx. Env PARLEY_STT_WORKERS; default cores − 1 (at least 1). */
   sttWorkers?: number;
+  /**
+   * How far V8 lets the old generation grow past what survived the last full collection before the
+   * next one, in percent (300 = to four times). Env PARLEY_HEAP_GROWTH_PERCENT; 0 = V8's own choice.
+   * Process-wide; see docs/performance.md ("Full collections").
+   */
+  heapGrowthPercent: number;
 }
 
 export const configDefaults = {
@@ -40,13 +46,19 @@ export const configDefaults = {
   logLevel: 'info',
   sttMaxDecoders: 32,
   sttWarmDecoders: 1,
+  heapGrowthPercent: 300,
 } as const satisfies Partial<ParleyConfig>;
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  return intFromEnv(env, name, fallback, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+}
+
+/** A whole number from min to max; anything else (trailing text, fractions) is an error naming the variable. */
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, expected: string): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const n = Number.parseInt(raw, 10);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: "${raw}" must be a positive integer`);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: "${raw}" must be ${expected}`);
   return n;
 }
 
@@ -70,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sttMaxDecoders: positiveInt(env, 'PARLEY_STT_MAX_DECODERS', configDefaults.sttMaxDecoders),
     sttWarmDecoders: positiveInt(env, 'PARLEY_STT_WARM_DECODERS', configDefaults.sttWarmDecoders),
     sttWorkers: env.PARLEY_STT_WORKERS ? positiveInt(env, 'PARLEY_STT_WORKERS', 1) : undefined,
+    heapGrowthPercent: intFromEnv(env, 'PARLEY_HEAP_GROWTH_PERCENT', configDefaults.heapGrowthPercent, 0, 1000, 'an integer from 0 to 1000'),
     ...overrides,
   };
 }

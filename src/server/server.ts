@@ -24,6 +24,7 @@ import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { WebhookEmitter } from '../webhooks/emitter.js';
 import { PhraseCache } from '../pipeline/phrase-cache.js';
 import { warmGreetings } from './phrase-warmup.js';
+import { setHeapGrowth } from './heap-growth.js';
 import { PocketsphinxEngine } from '../providers/stt/pocketsphinx-engine.js';
 import { openStore, type Store } from '../store/store.js';
 import { TenantDirectory } from '../tenants/directory.js';
@@ -59,6 +60,8 @@ export interface StartServerOptions {
 export async function startServer(o: StartServerOptions): Promise<ParleyServer> {
   const { config } = o;
   const logger = o.logger ?? createLogger({ level: config.logLevel });
+  // Fewer full collections stopping the event loop that carries live audio (process-wide).
+  setHeapGrowth(config.heapGrowthPercent);
   const tenantList = o.tenants ?? (await loadTenantsDir(config.tenantsDir, processEnv()));
   for (const t of tenantList) validateTenantProviders(t);
   const tenants = new TenantDirectory(tenantList);
