@@ -38,6 +38,7 @@ export interface Metrics {
   readonly bargeInsTotal: Counter;
   /** Barge-ins taken back: the agent went on (a backchannel, no words, its own echo), by reason and by which transcript decided. */
   readonly bargeInResumesTotal: Counter<'reason' | 'decided_on'>;
+  readonly speechOverAgentIgnoredTotal: Counter<'reason'>;
   /** Media stream failures, by reason. */
   readonly streamErrorsTotal: Counter<'reason'>;
   /** Provider fallbacks: a chain moved from one provider to the next. */
@@ -116,6 +117,12 @@ export function createMetrics(o: CreateMetricsOptions = {}): Metrics {
       name: 'parley_barge_in_resumes_total',
       help: 'Barge-ins after which the agent went on where it stopped, by reason (backchannel, no_words, echo) and deciding transcript (partial, final)',
       labelNames: ['reason', 'decided_on'] as const,
+      registers,
+    }),
+    speechOverAgentIgnoredTotal: new Counter({
+      name: 'parley_speech_over_agent_ignored_total',
+      help: 'Caller speech the agent talked through (endpointing.interruptMinWords): it ended without enough words to interrupt, by reason (backchannel, too_few_words, no_words, echo)',
+      labelNames: ['reason'] as const,
       registers,
     }),
     streamErrorsTotal: new Counter({

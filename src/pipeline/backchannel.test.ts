@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isBackchannel, isEchoOf, remainderAfter } from './backchannel.js';
+import { isBackchannel, isEchoOf, remainderAfter, wordsBeyondBackchannels } from './backchannel.js';
 
 const LIST = ['yeah', 'uh-huh', 'uh huh', 'okay', 'right', 'i see', 'mhm'];
 
@@ -24,4 +24,18 @@ test('the agent\'s own words coming back are recognised as echo, the caller\'s o
   assert.ok(isEchoOf('the lobby restaurant', reply));
   assert.ok(!isEchoOf('what about parking', reply));
   assert.ok(!isEchoOf('breakfast', reply), 'one word is not enough to tell');
+});
+
+test('words beyond backchannels: what is left after taking out every backchannel phrase, longest first', () => {
+  const cases: [string, number][] = [
+    ['', 0],
+    ['yeah okay', 0],
+    ['Uh huh, I see.', 0],
+    ['okay wait', 1],
+    ['uh huh no I meant Tuesday', 4],
+    ['I see', 0],
+    ['I want the spa', 4],
+    ['right right right', 0],
+  ];
+  for (const [text, n] of cases) assert.equal(wordsBeyondBackchannels(text, LIST), n, text);
 });

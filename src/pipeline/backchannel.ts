@@ -22,6 +22,36 @@ export function isBackchannel(text: string, list: readonly string[]): boolean {
   return said.length <= 3 && said.every((w) => phrases.has(w));
 }
 
+/**
+ * How many words of `text` are more than backchannels: what is left after taking out every
+ * backchannel phrase of `list` (longest first, whole words). "yeah okay" → 0, "okay wait" → 1,
+ * "uh huh no I meant Tuesday" → 4.
+ */
+export function wordsBeyondBackchannels(text: string, list: readonly string[]): number {
+  const said = words(text);
+  const phrases = list.map(words).filter((p) => p.length > 0).sort((a, b) => b.length - a.length);
+  let count = 0;
+  for (let i = 0; i < said.length; ) {
+    const match = phrases.find((p) => p.every((w, k) => said[i + k] === w));
+    if (match) i += match.length;
+    else {
+      count++;
+      i++;
+    }
+  }
+  return count;
+}
+
+/**
+ * The words of a partial transcript taken while the caller is still talking that are settled: all
+ * but the last, which is the recogniser's guess at a word still being spoken (pocketsphinx first
+ * hears the onset of "okay" as "the").
+ */
+export function settledWords(partial: string): string {
+  const all = partial.trim().split(/\s+/);
+  return all.slice(0, -1).join(' ');
+}
+
 /** The words of `planned` after the first `heard` words: where a reply picks up after an interruption. */
 export function remainderAfter(planned: string, heard: string): string {
   const all = planned.split(/\s+/).filter((w) => w.length > 0);

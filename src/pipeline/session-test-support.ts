@@ -25,17 +25,20 @@ export class ScriptedStt implements SttProvider {
 }
 
 /**
- * STT that, per utterance, shows a partial transcript after its first 100 ms of audio and gives
- * the final `finalDelayMs` after the audio ends (a recogniser still finishing when the turn ends).
+ * STT that, per utterance, shows a partial transcript after its first 100 ms of audio (several:
+ * one more every further 100 ms) and gives the final `finalDelayMs` after the audio ends (a
+ * recogniser still finishing when the turn ends).
  */
 export class PartialThenFinalStt implements SttProvider {
   readonly name = 'partial-then-final';
-  constructor(private readonly script: { partial: string; final: string; finalDelayMs: number }[]) {}
+  constructor(private readonly script: { partial: string | string[]; final: string; finalDelayMs: number }[]) {}
   async *transcribe(audio: AsyncIterable<AudioFrame>): AsyncIterable<TranscriptEvent> {
     const next = this.script.shift() ?? { partial: '', final: '', finalDelayMs: 0 };
+    const partials = (Array.isArray(next.partial) ? next.partial : [next.partial]).filter((p) => p !== '');
     let frames = 0;
     for await (const _ of audio) {
-      if (++frames === 5 && next.partial !== '') yield { kind: 'partial', text: next.partial };
+      const due = ++frames % 5 === 0 ? partials[frames / 5 - 1] : undefined;
+      if (due !== undefined) yield { kind: 'partial', text: due };
     }
     await new Promise((r) => setTimeout(r, next.finalDelayMs));
     yield { kind: 'final', text: next.final };

@@ -15,7 +15,7 @@ import { Channel, iterate } from './channel.js';
 import type { AgentTool, ToolCallContext, ToolResult } from '../tools/types.js';
 import { type CallControl, CONTROL_TOOLS, TRANSFER_FAILED_REPLY, llmAgentTools, runControlTools, runDataTools, type ToolHost, TransferPolicy } from './agent-tools.js';
 import { AgentReply } from './reply.js';
-import { isBackchannel, isEchoOf, remainderAfter } from './backchannel.js';
+import { isBackchannel, isEchoOf, remainderAfter, settledWords, wordsBeyondBackchannels } from './backchannel.js';
 import { PrefetchingTts } from './prefetching-tts.js';
 import { PreRoll } from './pre-roll.js';
 import { SentenceSplitter } from './sentences.js';
@@ -87,6 +87,11 @@ interface Utterance {
    * the agent's own echo from more words when the final comes).
    */
   resumedOnPartial?: { readonly planned: string };
+  /**
+   * Said over the agent, which talked on (endpointing.interruptMinWords), and the agent was still
+   * speaking when it ended: the reply's planned text then (to tell its own echo from words).
+   */
+  overAgent?: { readonly planned: string };
   /** Wall times (performance.now) filled in at turn end. */
   lastSpeechAtMs?: number;
   turnEndAtMs?: number;
@@ -186,6 +191,11 @@ export class VoiceSession implements MediaHandler {
   private keypad: { digits: string; timer: NodeJS.Timeout | undefined } = { digits: '', timer: undefined };
   private readonly callAbort = new AbortController();
   private suspended: Suspended | undefined;
+  /**
+   * Caller speech the agent is talking through until its words (or its length) show it is an
+   * interruption: endpointing.interruptMinWords ≥ 1. Its utterance.
+   */
+  private unconfirmed: Utterance | undefined;
   /** Results of an interrupted reply's tools on their way into the history (see fileInterruptedTools). */
   private toolResultsFiling: Promise<void> | undefined;
   /** Removes the agent's own voice (speakerphone echo) from the caller's audio before voice detection. */
@@ -234,6 +244,10 @@ export class VoiceSession implements MediaHandler {
     for (const ev of events) this.onTurnEvent(ev, receivedAtMs);
     // Talking on past a backchannel's length: judge the utterance by the usual endpointing again.
     if (this.suspended?.quickTurnEnd && this.turns.speechMs > MAX_BACKCHANNEL_SPEECH_MS) this.adaptEndpointing(this.utterance?.partial ?? '');
+    // Longer than any backchannel: an interruption, whatever the words (or a slow STT) say.
+    if (this.unconfirmed !== undefined && this.unconfirmed === this.utterance && this.turns.speechMs > MAX_BACKCHANNEL_SPEECH_MS) {
+      this.confirmInterruption(receivedAtMs, 'speech_length');
+    }
     if (this.utterance) {
       this.utterance.audio.push(frame);
       this.d.meter?.addSttAudioMs(frameMs);
@@ -253,9 +267,16 @@ export class VoiceSession implements MediaHandler {
         if (this.active?.turnKind === 'answer' && this.active.reply.phase === 'thinking') this.abandonThinkingReply();
         return;
       case 'barge_in':
+        if (this.d.agent.endpointing.interruptMinWords > 0 && this.utterance) {
+          // Talk on: the caller's words decide (see transcribe), or the length of their speech.
+          this.unconfirmed = this.utterance;
+          if (this.interruptsAgent(settledWords(this.utterance.partial), this.plannedText())) this.confirmInterruption(receivedAtMs, 'words');
+          return;
+        }
         this.interrupt(receivedAtMs);
         return;
       case 'speech_discarded':
+        if (this.unconfirmed === this.utterance) this.unconfirmed = undefined;
         if (this.utterance) {
           this.utterance.discarded = true;
           this.utterance.abort.abort();
@@ -268,6 +289,11 @@ export class VoiceSession implements MediaHandler {
         if (!u) return;
         u.lastSpeechAtMs = receivedAtMs - (this.turns.nowMs - ev.lastSpeechAtMs);
         u.turnEndAtMs = receivedAtMs;
+        if (this.unconfirmed === u) {
+          // The caller stopped: the last word of the partial is now said, and counts.
+          if (this.interruptsAgent(u.partial, this.plannedText())) this.confirmInterruption(receivedAtMs, 'words');
+          else if (this.agentIsSpeaking()) u.overAgent = { planned: this.plannedText() };
+        }
         u.audio.close();
         this.utterance = undefined;
         // Only a backchannel so far ("okay", short): go on now, not a final transcript later (that
@@ -300,10 +326,13 @@ export class VoiceSession implements MediaHandler {
   private async transcribe(u: Utterance): Promise<void> {
     let finalText = '';
     let finalAtMs = 0;
+    /** The agent talked through this utterance and its partial words never made it an interruption. */
+    let talkedThrough = false;
     try {
       for await (const ev of this.d.stt.transcribe(u.audio, { signal: u.abort.signal })) {
         if (ev.kind === 'partial') {
           u.partial = ev.text;
+          if (this.unconfirmed === u && this.interruptsAgent(this.utterance === u ? settledWords(ev.text) : ev.text, this.plannedText())) this.confirmInterruption(this.now(), 'words');
           if (this.utterance === u) this.adaptEndpointing(ev.text);
         } else if (ev.kind === 'final') {
           finalText = ev.text.trim();
@@ -315,8 +344,24 @@ export class VoiceSession implements MediaHandler {
       this.d.log.warn({ callId: this.d.recorder.callId, err: (err as Error).message }, 'speech recognition failed');
       this.d.recorder.event('stt.error', { message: (err as Error).message });
       return;
+    } finally {
+      if (this.unconfirmed === u) {
+        this.unconfirmed = undefined;
+        talkedThrough = true;
+      }
     }
     if (u.discarded || this.ended || u.turnEndAtMs === undefined || u.lastSpeechAtMs === undefined) return;
+    if (talkedThrough) {
+      // Said wholly over the agent, which went on: unless the final shows words enough, it was not for answering.
+      const ignored = u.overAgent ? this.notAnInterruption(finalText, u.overAgent.planned) : undefined;
+      if (ignored) {
+        this.d.recorder.event('speech_over_agent.ignored', { reason: ignored, said: finalText });
+        this.d.metrics.speechOverAgentIgnoredTotal.inc({ reason: ignored });
+        return;
+      }
+      // Words the partials did not show in time: stop if still talking, and answer them.
+      if (this.agentIsSpeaking()) this.interrupt(this.now(), false);
+    }
     if (u.resumedOnPartial) {
       const e = this.d.agent.endpointing;
       if (finalText === '' || isBackchannel(finalText, e.backchannels) || (this.d.agent.echoSuppression && isEchoOf(finalText, u.resumedOnPartial.planned))) return;
@@ -655,8 +700,34 @@ export class VoiceSession implements MediaHandler {
     return a !== undefined && a.reply.phase === 'speaking' && a.reply.tracker.hasUnplayedAudio();
   }
 
+  /** The planned text of the reply being spoken ('' if none). */
+  private plannedText(): string {
+    return this.active?.reply.tracker.fullText() ?? '';
+  }
+
+  /** Whether caller words said over the agent interrupt it (endpointing.interruptMinWords ≥ 1). */
+  private interruptsAgent(said: string, planned: string): boolean {
+    return this.notAnInterruption(said, planned) === undefined;
+  }
+
+  /** Why words said over the agent do not interrupt it, if they do not. */
+  private notAnInterruption(said: string, planned: string): 'no_words' | 'echo' | 'backchannel' | 'too_few_words' | undefined {
+    const e = this.d.agent.endpointing;
+    if (said.trim() === '') return 'no_words';
+    if (this.d.agent.echoSuppression && isEchoOf(said, planned)) return 'echo';
+    const words = wordsBeyondBackchannels(said, e.backchannels);
+    return words >= e.interruptMinWords ? undefined : words === 0 ? 'backchannel' : 'too_few_words';
+  }
+
+  /** Caller speech the agent was talking through turned out to be an interruption. */
+  private confirmInterruption(atMs: number, by: 'words' | 'speech_length'): void {
+    const said = this.unconfirmed?.partial ?? '';
+    this.unconfirmed = undefined;
+    this.interrupt(atMs, true, { by, said });
+  }
+
   /** Barge-in: stop talking now, keep only what the caller heard. */
-  private interrupt(receivedAtMs: number, resumable = true): void {
+  private interrupt(receivedAtMs: number, resumable = true, confirmed?: { by: 'words' | 'speech_length'; said: string }): void {
     const a = this.active;
     if (!a || a.reply.phase !== 'speaking') return;
     this.d.transport.clear();
@@ -677,7 +748,7 @@ export class VoiceSession implements MediaHandler {
     if (heardMessage) this.history.push(heardMessage);
     this.d.metrics.bargeInsTotal.inc();
     this.d.metrics.turnsTotal.inc({ role: 'agent', interrupted: 'true' });
-    this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: planned });
+    this.d.recorder.event('barge_in', { replyId: a.reply.id, heardMs: Math.round(heardMs), heardText: heard, plannedText: planned, ...(confirmed ? { confirmedBy: confirmed.by, said: confirmed.said } : {}) });
     if (rest) {
       this.suspend(a, { planned, remainder, rest, heardMessage });
       // A resumption starts with the rest of this sentence: have its audio ready by the time it is decided.

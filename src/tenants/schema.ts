@@ -30,6 +30,14 @@ export const endpointingSchema = z
     /** Set false to let the agent finish every reply regardless of caller speech. */
     bargeIn: z.boolean().default(true),
     /**
+     * 0: `bargeInMs` of caller speech stops the agent at once (a backchannel pauses it; it then
+     * resumes). N ≥ 1: the agent talks on through caller speech until the transcript holds N words
+     * that are not backchannels (nor its own words coming back), or the caller has spoken longer
+     * than a backchannel lasts (900 ms): backchannels are never heard as interruptions, at the cost
+     * of a slower stop (the STT's partial-transcript delay).
+     */
+    interruptMinWords: z.number().int().min(0).max(10).default(0),
+    /**
      * Read the transcript while the caller talks: wait `incompleteSilenceMs` when the words so far
      * are clearly unfinished ("my number is four five…"), end after `completeSilenceMs` when they
      * are clearly complete ("no thanks, goodbye"); `silenceMs` otherwise.

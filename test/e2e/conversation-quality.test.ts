@@ -6,9 +6,17 @@ import { E2E_TIMEOUT_MS, getCall, HOTEL_NUMBER, hotelTenant, testServer } from '
 
 /** Conversation quality on the demo hotel: backchannels, resuming, greetings from the phrase cache. */
 let server: ParleyServer;
+/** The same hotel, its agent talking through caller speech until words interrupt it (endpointing.interruptMinWords). */
+const TALK_THROUGH_NUMBER = '+15550100009';
 
 before(async () => {
-  server = await testServer([await hotelTenant()]);
+  const talkThrough = await hotelTenant((t) => ({
+    ...t,
+    id: 'seaview-talk-through',
+    phoneNumbers: [TALK_THROUGH_NUMBER],
+    agent: { ...t.agent, endpointing: { ...t.agent.endpointing, interruptMinWords: 1 } },
+  }));
+  server = await testServer([await hotelTenant(), talkThrough]);
 });
 after(async () => {
   await server.close();
@@ -37,6 +45,26 @@ test('a backchannel over the agent does not derail it: the agent resumes where i
   // The interrupted part and the resumed part together are the whole answer, without repeating.
   assert.equal(`${interrupted.text} ${after.text}`, bargeIn.data.plannedText);
   assert.ok(!(call.turns as Turn[]).some((t) => t.role === 'user' && /okay/i.test(t.text)), 'the backchannel is not a turn for the agent to answer');
+});
+
+test('with interruptMinWords, an "okay" over the agent does not stop it at all, and a question over it still does', { timeout: E2E_TIMEOUT_MS }, async () => {
+  const result = await placeSimulatedCall({
+    baseUrl: server.url,
+    to: TALK_THROUGH_NUMBER,
+    steps: [{ say: 'okay', backchannelAfterMs: 1_500 }, { say: 'what time is breakfast' }, { say: 'do you have parking', bargeInAfterMs: 1_000 }],
+    quietMs: 2_500,
+  });
+  const [backchannel, question, interruption] = result.utterances;
+  assert.equal(backchannel?.agentStopped, false, `the agent talked on through "okay" (clears: ${JSON.stringify(result.clears)})`);
+  assert.equal(interruption?.agentStopped, true, 'words over the agent still stop it');
+  assert.equal(result.falseInterruptions, 0);
+  const call = await getCall(server, result.callSid);
+  const events = call.events as Event[];
+  const ignored = events.filter((e) => e.type === 'speech_over_agent.ignored');
+  assert.equal(ignored.length, 1, `the "okay" was talked through (events: ${events.map((e) => e.type).join(', ')})`);
+  assert.ok(question?.heardLatencyMs !== undefined, 'the question after it was answered');
+  const bargeIn = events.find((e) => e.type === 'barge_in');
+  assert.ok(bargeIn?.data.confirmedBy === 'words' || bargeIn?.data.confirmedBy === 'speech_length', JSON.stringify(bargeIn?.data));
 });
 
 test('greetings are synthesised at start-up, so calls start speaking from the phrase cache', { timeout: E2E_TIMEOUT_MS }, async () => {
