@@ -36,6 +36,7 @@ export type AgentConfig = {
     minSpeechMs: number;
     bargeInMs: number;
     bargeIn: boolean;
+    interruptMinWords: number;
     adaptive: boolean;
     incompleteSilenceMs: number;
     completeSilenceMs: number;
@@ -384,6 +385,7 @@ export type AgentDocument = {
     minSpeechMs?: number;
     bargeInMs?: number;
     bargeIn?: boolean;
+    interruptMinWords?: number;
     adaptive?: boolean;
     incompleteSilenceMs?: number;
     completeSilenceMs?: number;
@@ -956,6 +958,7 @@ export type TenantDocument = {
       minSpeechMs?: number;
       bargeInMs?: number;
       bargeIn?: boolean;
+      interruptMinWords?: number;
       adaptive?: boolean;
       incompleteSilenceMs?: number;
       completeSilenceMs?: number;
@@ -1300,6 +1303,7 @@ export type TenantDocument = {
       minSpeechMs?: number;
       bargeInMs?: number;
       bargeIn?: boolean;
+      interruptMinWords?: number;
       adaptive?: boolean;
       incompleteSilenceMs?: number;
       completeSilenceMs?: number;
