@@ -46,6 +46,8 @@ export interface ServerSample {
   readonly elu: { idle: number; active: number };
   /** Calibration probes (ms of the whole workload, scaled) taken since the previous sample. */
   readonly probesMs: number[];
+  /** Event-loop stalls longer than STALL_MS since the previous sample: when they ended and how long. */
+  readonly stalls: { atMs: number; ms: number }[];
 }
 
 const CALIBRATION_ITERATIONS = 100_000;
@@ -107,6 +109,19 @@ function calibrate(iterations = CALIBRATION_ITERATIONS): number {
 let probes: number[] = [];
 setInterval(() => probes.push(calibrate(PROBE_ITERATIONS)), PROBE_EVERY_MS).unref();
 
+/**
+ * When the event loop stalled, not just how much (parley_event_loop_delay_ms has the distribution):
+ * a 5 ms timer notes every gap longer than STALL_MS, to line up with --trace-gc or a profile.
+ */
+const STALL_MS = 50;
+let stalls: { atMs: number; ms: number }[] = [];
+let lastTick = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  if (now - lastTick > STALL_MS) stalls.push({ atMs: Math.round(now), ms: Math.round(now - lastTick) });
+  lastTick = now;
+}, 5).unref();
+
 /** Where the garbage comes from: allocation sampling that keeps collected objects. */
 const allocSampling = {
   session: undefined as Session | undefined,
@@ -145,8 +160,10 @@ process.on('message', (msg: { type: string; id?: number; gc?: boolean; minor?: b
       cpuSystemUs: cpu.system,
       elu: { idle: elu.idle, active: elu.active },
       probesMs: probes,
+      stalls,
     };
     probes = [];
+    stalls = [];
     send(sample);
   } else if (msg.type === 'calibrate') {
     send({ type: 'calibrated', ms: calibrate() });

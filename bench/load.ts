@@ -359,10 +359,12 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     const before = await server.sample(false);
     let peakRss = before.rssBytes;
     const windowProbes: number[] = [];
+    const windowStalls: { atMs: number; ms: number }[] = [];
     const peakTimer = setInterval(() => {
       void server.sample(false).then((s) => {
         peakRss = Math.max(peakRss, s.rssBytes);
         windowProbes.push(...s.probesMs);
+        windowStalls.push(...s.stalls);
       });
     }, 1000);
     if (o.allocProfile) server.child.send({ type: 'alloc-start', minor: o.allocProfile === 'all' });
@@ -371,6 +373,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     clearInterval(peakTimer);
     const after = await server.sample(false);
     windowProbes.push(...after.probesMs);
+    windowStalls.push(...after.stalls);
     if (o.allocProfile) {
       const path = join(dataDir, 'alloc.heapprofile');
       const written = new Promise<void>((resolve) => server.child.once('message', () => resolve()));
@@ -434,6 +437,8 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
         eventLoopDelayMaxMs: promSample(metricsText, 'parley_event_loop_delay_ms{quantile="max"}') ?? null,
         /** Garbage collections in the window (prom-client's nodejs_gc_duration_seconds): full = mark-compact. */
         gc: { full: gcDelta(metricsBefore, metricsText, 'major'), young: gcDelta(metricsBefore, metricsText, 'minor') },
+        /** Event-loop stalls over 50 ms in the window: seconds into it (at their end) and length. */
+        stalls: windowStalls.filter((st) => st.atMs > before.atMs).map((st) => ({ atS: round1((st.atMs - before.atMs) / 1000), ms: st.ms })),
         baselineRssMb: mb(baseline.rssBytes),
         idleRssPerCallMb: Math.round(((idle.rssBytes - baseline.rssBytes) / calls / 1e6) * 100) / 100,
         idleHeapPerCallKb: Math.round((idle.heapUsedBytes - baseline.heapUsedBytes) / calls / 1e3),
