@@ -99,3 +99,31 @@ test('when the caller goes on talking before the answer is heard, both parts are
   assert.ok(!transport.events.includes('clear'), 'nothing was playing, so nothing to clear');
   await store.close();
 });
+
+test('when the stream starts, the STT is readied for the first utterance at the transport’s rate, before any caller audio', async () => {
+  const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-session-')) });
+  const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
+  const prepared: number[] = [];
+  class PreparingStt extends ScriptedStt {
+    prepare(rate: number): void {
+      prepared.push(rate);
+    }
+  }
+  const session = new VoiceSession({
+    transport: new RecordingTransport(),
+    stt: new PreparingStt([]),
+    llm: new EchoLlm(0),
+    tts: new ToneTts(),
+    vad: new EnergyVad({ sampleRateHz: RATE }),
+    agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'echo' } }),
+    recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
+    metrics: createMetrics({ collectDefaults: false }),
+    log: createLogger({ level: 'silent' }),
+    callControl: { transfer: async () => {} },
+  });
+  session.onStart();
+  assert.deepEqual(prepared, [RATE]);
+  session.onEnd('caller_hangup');
+  await new Promise((r) => setTimeout(r, 20));
+  await store.close();
+});

@@ -229,6 +229,8 @@ export class VoiceSession implements MediaHandler {
   /** Plays the greeting; called once the stream is live. */
   onStart(): void {
     this.say('greeting', this.d.agent.greeting);
+    // The caller's first words should not wait for an STT connection or decoder: ready them now.
+    this.d.stt.prepare?.(this.d.transport.sampleRateHz);
   }
 
   // ---------- inbound audio ----------

@@ -19,6 +19,12 @@ export type TranscriptEvent =
 export interface SttProvider {
   readonly name: string;
   transcribe(audio: AsyncIterable<AudioFrame>, o: CallOptions): AsyncIterable<TranscriptEvent>;
+  /**
+   * Gets ready for the call's first utterance ahead of it (while the greeting plays): opens the
+   * connection, leases the decoder. Optional, returns at once, never throws: a failure here is met
+   * again, and reported, by the first transcribe().
+   */
+  prepare?(sampleRateHz: number): void;
   /** Releases per-call resources (decoders, sockets). Idempotent. */
   close(): Promise<void>;
 }

@@ -204,3 +204,29 @@ test('an STT that never delivers the final after the turn ends is abandoned', as
   assert.deepEqual(out, [{ kind: 'final', text: 'ok' }]);
   ac.abort();
 });
+
+test('prepare() readies the STT the first utterance will start with: the first whose circuit is not open', async () => {
+  const prepared: string[] = [];
+  const stt = (name: string): SttProvider => ({
+    name,
+    async *transcribe(audio): AsyncIterable<TranscriptEvent> {
+      for await (const _ of audio);
+      yield { kind: 'final', text: '' };
+    },
+    prepare: (rate) => prepared.push(`${name}@${rate}`),
+    close: async () => {},
+  });
+  const breakers = new CircuitBreakers({ failureThreshold: 1, coolDownMs: 60_000 });
+  const chain = new FallbackStt(
+    [
+      { provider: stt('a'), key: 'a' },
+      { provider: stt('b'), key: 'b' },
+    ],
+    { breakers },
+  );
+  chain.prepare(8000);
+  assert.deepEqual(prepared, ['a@8000']);
+  breakers.recordFailure('a');
+  chain.prepare(16000);
+  assert.deepEqual(prepared, ['a@8000', 'b@16000']);
+});

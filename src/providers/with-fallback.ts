@@ -281,6 +281,12 @@ export class FallbackStt implements SttProvider {
     );
   }
 
+  /** Prepares the provider the first utterance will start with: the first whose circuit is not open. */
+  prepare(sampleRateHz: number): void {
+    const first = this.entries.find((e, i) => i === this.entries.length - 1 || !this.o.breakers.isOpen(e.key));
+    first?.provider.prepare?.(sampleRateHz);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.entries.map((e) => e.provider.close()));
   }

@@ -302,6 +302,57 @@ describe('DeepgramStt', () => {
     await assert.rejects(collect(stt.transcribe(frames(1), { signal })), (e: unknown) => e instanceof ProviderError && !e.retryable);
   });
 
+  it('prepare() opens the socket before any audio, and the first utterance uses it', async () => {
+    const { fake, stt } = await setup({ utterances: [{ finals: ['hello'] }] });
+    stt.prepare(8000);
+    await eventually(() => fake.received.connections === 1, 'the prepared connection');
+    assert.equal(fake.received.audioMessages, 0);
+    assert.equal(fake.received.queries[0]?.sample_rate, '8000');
+    const events = await collect(stt.transcribe(frames(3), { signal }));
+    assert.deepEqual(events.at(-1), { kind: 'final', text: 'hello', confidence: 0.98 });
+    assert.equal(fake.received.connections, 1, 'no second connection');
+  });
+
+  it('an utterance that starts while the prepared connection is still opening waits for it instead of opening another', async () => {
+    const { fake, stt } = await setup({ utterances: [{ finals: ['hello'] }] });
+    stt.prepare(8000);
+    const events = await collect(stt.transcribe(frames(3), { signal }));
+    assert.equal(events.at(-1)?.kind, 'final');
+    assert.equal(fake.received.connections, 1);
+  });
+
+  it('a connection prepared at another rate than the first utterance is replaced', async () => {
+    const { fake, stt } = await setup({ utterances: [{ finals: ['hello'] }] });
+    stt.prepare(16000);
+    await eventually(() => fake.received.connections === 1, 'the prepared connection');
+    const events = await collect(stt.transcribe(frames(3, 8000), { signal }));
+    assert.equal(events.at(-1)?.kind, 'final');
+    assert.deepEqual(fake.received.queries.map((q) => q.sample_rate), ['16000', '8000']);
+  });
+
+  it('a failed prepare() is silent; the first utterance connects again and reports the failure', async () => {
+    const fake = await startFakeDeepgram({ apiKey: 'the-right-key' });
+    fakes.push(fake);
+    const stt = new DeepgramStt({ apiKey: KEY, baseUrl: fake.url });
+    providers.push(stt);
+    stt.prepare(8000);
+    await eventually(() => fake.received.authorizations.length === 1, 'the prepared attempt');
+    const err = await rejection(collect(stt.transcribe(frames(2), { signal })));
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /401/);
+    assert.equal(fake.received.authorizations.length, 2);
+  });
+
+  it('close() while a prepared connection is still opening leaves nothing open', async () => {
+    const { fake, stt } = await setup({ stall: 'upgrade' }, { connectTimeoutMs: 30_000 });
+    stt.prepare(8000);
+    await eventually(() => fake.received.queries.length === 1, 'the upgrade request');
+    const started = Date.now();
+    await stt.close();
+    assert.ok(Date.now() - started < 10_000, 'close did not wait for the 30 s handshake timeout');
+    await assert.rejects(collect(stt.transcribe(frames(1), { signal })), (e: unknown) => e instanceof ProviderError && !e.retryable);
+  });
+
   it('validates options with a strict schema', () => {
     assert.ok(deepgramSttOptionsSchema.safeParse({ apiKey: 'k', model: 'nova-2', endpointingMs: 300 }).success);
     assert.ok(!deepgramSttOptionsSchema.safeParse({ apiKey: 'k', extra: 1 }).success);

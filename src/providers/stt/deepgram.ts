@@ -237,6 +237,8 @@ export class DeepgramStt implements SttProvider {
   private readonly keepAliveMs: number;
   private readonly finalizeTimeoutMs: number;
   private socket: LiveSocket | undefined;
+  /** A connection prepare() opened ahead of the first utterance, until it is the socket (or failed). */
+  private preparing: { readonly sampleRateHz: number; readonly done: Promise<void>; readonly abort: AbortController } | undefined;
   private readonly slot: UtteranceSlot = { current: undefined };
   private closed = false;
 
@@ -260,10 +262,34 @@ export class DeepgramStt implements SttProvider {
     yield* pumpUtterance(PROVIDER, (signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
   }
 
+  /**
+   * Opens the call's socket now, so that the first utterance does not wait for the TLS and WebSocket
+   * handshakes (it is kept open with KeepAlive, as between utterances). A failure is dropped: the first
+   * utterance connects again and reports it.
+   */
+  prepare(sampleRateHz: number): void {
+    if (this.closed || this.socket || this.preparing) return;
+    const abort = new AbortController();
+    const done = this.connect(sampleRateHz, abort.signal).then(
+      (socket) => {
+        if (this.closed || this.socket) void socket.shutdown();
+        else this.socket = socket;
+      },
+      () => undefined,
+    );
+    const preparing = { sampleRateHz, done, abort };
+    this.preparing = preparing;
+    void done.finally(() => {
+      if (this.preparing === preparing) this.preparing = undefined;
+    });
+  }
+
   /** Sends CloseStream, waits briefly for Deepgram to close the socket, and stops keep-alives. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.preparing?.abort.abort();
+    await this.preparing?.done;
     await stopUtterance(this.slot);
     const socket = this.socket;
     this.socket = undefined;
@@ -276,6 +302,8 @@ export class DeepgramStt implements SttProvider {
 
   /** The call's socket at `sampleRateHz`: reused when open at that rate, otherwise (re)opened. */
   private async acquire(sampleRateHz: number, signal: AbortSignal): Promise<LiveSocket> {
+    // A connection prepare() started is on its way: wait for it rather than open a second one.
+    if (this.preparing?.sampleRateHz === sampleRateHz) await this.preparing.done;
     const current = this.socket;
     if (current && !current.dead && current.ws.readyState === WebSocket.OPEN && current.sampleRateHz === sampleRateHz) {
       return current;

@@ -130,6 +130,18 @@ describe('PocketsphinxStt', () => {
     await stt.close();
   });
 
+  it('prepare() leases the call’s decoder before the first utterance, which then uses it; close() returns it', async (t) => {
+    const stt = provider(t, engine);
+    const inUse = engine.stats().inUse;
+    stt.prepare();
+    for (let i = 0; i < 500 && engine.stats().inUse === inUse; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(engine.stats().inUse, inUse + 1, 'leased ahead of any audio');
+    await run(stt, framesOf(new Int16Array(3200), 16000));
+    assert.equal(engine.stats().inUse, inUse + 1, 'the utterance used the prepared decoder');
+    await stt.close();
+    assert.equal(engine.stats().inUse, inUse);
+  });
+
   it('close() returns the decoder to the pool, is idempotent, and ends the provider', async (t) => {
     const stt = provider(t, engine);
     await run(stt, framesOf(new Int16Array(3200), 16000));

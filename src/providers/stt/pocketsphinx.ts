@@ -56,6 +56,12 @@ export class PocketsphinxStt implements SttProvider {
     yield* pumpUtterance(PROVIDER, (signal, emit) => this.runUtterance(audio, signal, emit), o.signal, this.slot);
   }
 
+  /** Leases the call's decoder now: starting one takes ~330 ms, better spent during the greeting. */
+  prepare(): void {
+    if (this.closed || this.decoder) return;
+    this.acquire().catch(() => undefined);
+  }
+
   /** Releases the decoder to the engine's pool (aborting any utterance in progress). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
