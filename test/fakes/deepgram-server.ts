@@ -46,6 +46,8 @@ export interface FakeDeepgramReceived {
   readonly authorizations: string[];
   /** Number of WebSocket connections accepted. */
   connections: number;
+  /** Of those, how many are open now. */
+  open: number;
   /** `type` of every JSON text message, in order, across connections. */
   readonly messageTypes: string[];
   /** Binary audio messages and their total bytes, across connections. */
@@ -87,6 +89,7 @@ export async function startFakeDeepgram(script: FakeDeepgramScript = {}): Promis
     queries: [],
     authorizations: [],
     connections: 0,
+    open: 0,
     messageTypes: [],
     audioMessages: 0,
     audioBytes: 0,
@@ -127,6 +130,8 @@ export async function startFakeDeepgram(script: FakeDeepgramScript = {}): Promis
   });
 
   function serve(ws: WebSocket, rateHz: number, first: boolean): void {
+    received.open++;
+    ws.on('close', () => received.open--);
     let audioMessages = 0;
     let streamSec = 0; // audio time received on this connection
     let finalizedSec = 0; // audio time up to the last Finalize

@@ -330,6 +330,15 @@ describe('DeepgramStt', () => {
     assert.deepEqual(fake.received.queries.map((q) => q.sample_rate), ['16000', '8000']);
   });
 
+  it('a connection prepared at another rate that lands while the first utterance connects is closed, not leaked', async () => {
+    const { fake, stt } = await setup({ utterances: [{ finals: ['hello'] }] });
+    stt.prepare(16000);
+    const events = await collect(stt.transcribe(frames(3, 8000), { signal }));
+    assert.equal(events.at(-1)?.kind, 'final');
+    assert.equal(fake.received.connections, 2);
+    await eventually(() => fake.received.open === 1, 'only the socket in use left open');
+  });
+
   it('a failed prepare() is silent; the first utterance connects again and reports the failure', async () => {
     const fake = await startFakeDeepgram({ apiKey: 'the-right-key' });
     fakes.push(fake);

@@ -315,6 +315,9 @@ export class DeepgramStt implements SttProvider {
       await socket.shutdown();
       throw new ProviderError(PROVIDER, 'provider closed', false);
     }
+    // A connection prepare() opened at another rate may have landed meanwhile: this one replaces it.
+    const landed = this.socket as LiveSocket | undefined; // (set by prepare() across the await)
+    if (landed && landed !== socket) void landed.shutdown();
     this.socket = socket;
     return socket;
   }
