@@ -82,6 +82,10 @@ export class CachingTts implements TtsProvider {
     this.sampleRateHz = inner.sampleRateHz;
   }
 
+  prepare(): void {
+    this.inner.prepare?.();
+  }
+
   /** Releases the wrapped provider's per-call resources (an ElevenLabs socket); the cache stays. */
   close(): Promise<void> {
     return this.inner.close?.() ?? Promise.resolve();

@@ -43,6 +43,10 @@ export class PrefetchingTts implements TtsProvider {
     this.onUnused(p.text.length);
   }
 
+  prepare(): void {
+    this.inner.prepare?.();
+  }
+
   close(): Promise<void> {
     this.cancel();
     return this.inner.close?.() ?? Promise.resolve();

@@ -100,20 +100,25 @@ test('when the caller goes on talking before the answer is heard, both parts are
   await store.close();
 });
 
-test('when the stream starts, the STT is readied for the first utterance at the transport’s rate, before any caller audio', async () => {
+test('when the stream starts, the STT (at the transport’s rate) and the TTS are readied, before any caller audio', async () => {
   const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-session-')) });
   const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
-  const prepared: number[] = [];
+  const prepared: string[] = [];
   class PreparingStt extends ScriptedStt {
     prepare(rate: number): void {
-      prepared.push(rate);
+      prepared.push(`stt@${rate}`);
+    }
+  }
+  class PreparingTts extends ToneTts {
+    prepare(): void {
+      prepared.push('tts');
     }
   }
   const session = new VoiceSession({
     transport: new RecordingTransport(),
     stt: new PreparingStt([]),
     llm: new EchoLlm(0),
-    tts: new ToneTts(),
+    tts: new PreparingTts(),
     vad: new EnergyVad({ sampleRateHz: RATE }),
     agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'echo' } }),
     recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
@@ -122,7 +127,7 @@ test('when the stream starts, the STT is readied for the first utterance at the 
     callControl: { transfer: async () => {} },
   });
   session.onStart();
-  assert.deepEqual(prepared, [RATE]);
+  assert.deepEqual(prepared, [`stt@${RATE}`, 'tts']);
   session.onEnd('caller_hangup');
   await new Promise((r) => setTimeout(r, 20));
   await store.close();

@@ -229,8 +229,10 @@ export class VoiceSession implements MediaHandler {
   /** Plays the greeting; called once the stream is live. */
   onStart(): void {
     this.say('greeting', this.d.agent.greeting);
-    // The caller's first words should not wait for an STT connection or decoder: ready them now.
+    // The caller's first words should not wait for an STT connection or decoder, nor the first reply for
+    // a TTS connection: ready them now, while the greeting plays (usually from the phrase cache).
     this.d.stt.prepare?.(this.d.transport.sampleRateHz);
+    this.tts.prepare();
   }
 
   // ---------- inbound audio ----------

@@ -79,6 +79,11 @@ export interface TtsProvider {
   readonly sampleRateHz: number;
   /** Speaks the concatenation of `text` chunks; yields audio as soon as it exists. */
   synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame>;
+  /**
+   * Gets ready for the call's first synthesis ahead of it (opens the connection). Optional, returns at
+   * once, never throws: a failure here is met again, and reported, by the first synthesize().
+   */
+  prepare?(): void;
   /** Releases per-call resources (e.g. a kept-open socket); idempotent. Optional: stateless providers omit it. */
   close?(): Promise<void>;
 }

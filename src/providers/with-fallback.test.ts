@@ -230,3 +230,25 @@ test('prepare() readies the STT the first utterance will start with: the first w
   chain.prepare(16000);
   assert.deepEqual(prepared, ['a@8000', 'b@16000']);
 });
+
+test('prepare() readies the TTS the first sentence will start with: the first whose circuit is not open', async () => {
+  const prepared: string[] = [];
+  const tts = (name: string): TtsProvider => ({
+    name,
+    sampleRateHz: 8000,
+    async *synthesize(): AsyncIterable<AudioFrame> {},
+    prepare: () => prepared.push(name),
+  });
+  const breakers = new CircuitBreakers({ failureThreshold: 1, coolDownMs: 60_000 });
+  const chain = new FallbackTts(
+    [
+      { provider: tts('a'), key: 'a' },
+      { provider: tts('b'), key: 'b' },
+    ],
+    { breakers },
+  );
+  chain.prepare();
+  breakers.recordFailure('a');
+  chain.prepare();
+  assert.deepEqual(prepared, ['a', 'b']);
+});

@@ -45,6 +45,11 @@ function reasonOf(err: unknown): string {
  * tried: a call never goes without a provider). `attempt` runs one provider and reports whether it
  * produced output before failing (then failing over may be impossible).
  */
+/** The entry a chain starts with now: the first whose circuit is not open (the last is always tried). */
+function firstReady<P>(entries: readonly FallbackEntry<P>[], breakers: CircuitBreakers): FallbackEntry<P> | undefined {
+  return entries.find((e, i) => i === entries.length - 1 || !breakers.isOpen(e.key));
+}
+
 async function* walkChain<P extends { readonly name: string }, T>(
   kind: FallbackSwitch['kind'],
   entries: readonly FallbackEntry<P>[],
@@ -180,6 +185,11 @@ export class FallbackTts implements TtsProvider {
   }
 
   /** Closes every provider of the chain that holds per-call resources. Idempotent when they are. */
+  /** Readies the provider the first sentence will start with: the first whose circuit is not open. */
+  prepare(): void {
+    firstReady(this.entries, this.o.breakers)?.provider.prepare?.();
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.entries.map((e) => e.provider.close?.()));
   }
@@ -283,8 +293,7 @@ export class FallbackStt implements SttProvider {
 
   /** Prepares the provider the first utterance will start with: the first whose circuit is not open. */
   prepare(sampleRateHz: number): void {
-    const first = this.entries.find((e, i) => i === this.entries.length - 1 || !this.o.breakers.isOpen(e.key));
-    first?.provider.prepare?.(sampleRateHz);
+    firstReady(this.entries, this.o.breakers)?.provider.prepare?.(sampleRateHz);
   }
 
   async close(): Promise<void> {

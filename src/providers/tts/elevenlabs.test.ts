@@ -250,6 +250,36 @@ describe('ElevenLabsTts', () => {
     });
   });
 
+  it('prepare() opens the socket before any text, and the first sentence speaks on it', async () => {
+    await withFake({ audioMsPerChunk: 200 }, { outputFormat: 'pcm_16000' }, async (tts, fake) => {
+      tts.prepare();
+      await waitFor(() => fake.openConnections === 1);
+      assert.equal(fake.requests[0]!.contexts.length, 0, 'no context yet');
+      const frames = await collect(tts.synthesize(texts('Hello.'), { signal: signal() }));
+      assert.deepEqual(samplesOf(frames), fakeTone(200, 16000));
+      assert.equal(fake.acceptedConnections, 1);
+    });
+  });
+
+  it('a prepared socket nobody uses is closed after the idle period', async () => {
+    await withFake({}, {}, async (tts, fake) => {
+      tts.prepare();
+      await waitFor(() => fake.openConnections === 1);
+      await waitFor(() => fake.requests[0]!.closed);
+      // A normal close frame only: the first message on a socket must open a context, so no close_socket.
+      assert.deepEqual(fake.requests[0]!.messages, []);
+      assert.equal(fake.openConnections, 0);
+    }, { idleCloseMs: 200 });
+  });
+
+  it('a failed prepare() is silent; the first sentence reports the failure', async () => {
+    await withFake({ apiKey: 'the-right-key' }, {}, async (tts, fake) => {
+      tts.prepare();
+      await waitFor(() => fake.requests.length === 1);
+      await expectProviderError(collect(tts.synthesize(texts('Hello.'), { signal: signal() })), false, /401/);
+    });
+  });
+
   it('closes a socket left without a context for the idle period', async () => {
     await withFake({}, {}, async (tts, fake) => {
       await collect(tts.synthesize(texts('Hi.'), { signal: signal() }));

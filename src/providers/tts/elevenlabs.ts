@@ -266,6 +266,15 @@ export class ElevenLabsTts implements TtsProvider {
   }
 
   /**
+   * Opens the call's socket now (during the greeting), so the first reply does not wait for the TLS and
+   * WebSocket handshakes. Unused, it is closed after the idle period like any socket without a context; a
+   * failure is dropped here and met again, and reported, by the first synthesize().
+   */
+  prepare(): void {
+    this.contextEnded(this.connection());
+  }
+
+  /**
    * Closes the socket (`close_socket`, then a normal close frame) and ends any synthesis still running.
    * Idempotent. A later `synthesize` opens a new socket (closed again when idle).
    */
@@ -395,6 +404,8 @@ class Connection {
   private readonly ws: WebSocket;
   private readonly redact: (s: string) => string;
   private opened = false;
+  /** Something went out on it: the first message (a context's init) has been sent. */
+  private sentAny = false;
   private failure: ProviderError | undefined;
   private lastError: Error | undefined;
   private settleReady!: { resolve: () => void; reject: (err: unknown) => void };
@@ -445,7 +456,9 @@ class Connection {
   }
 
   send(msg: Record<string, unknown>): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(JSON.stringify(msg));
+    this.sentAny = true;
   }
 
   /** Drops the connection at once (no close handshake); listening contexts fail as dropped. */
@@ -470,7 +483,8 @@ class Connection {
       });
     });
     if (ws.readyState === WebSocket.OPEN) {
-      ws.send(JSON.stringify({ close_socket: true }));
+      // The first message on a socket must open a context: one never used (prepared, then idle) just closes.
+      if (this.sentAny) ws.send(JSON.stringify({ close_socket: true }));
       ws.close(1000);
     } else if (ws.readyState === WebSocket.CONNECTING) {
       ws.terminate();
