@@ -13,7 +13,7 @@ import { agentSchema } from '../tenants/schema.js';
 import type { MediaTransport } from '../transports/types.js';
 import { CallRecorder } from './call-recorder.js';
 import { frame, RATE, ScriptedStt } from './session-test-support.js';
-import { VoiceSession } from './voice-session.js';
+import { VoiceSession, type VoiceSessionDeps } from './voice-session.js';
 
 /** Agent that waits `delayMs`, then echoes the last user message; records every request. */
 class EchoLlm implements LlmProvider {
@@ -53,16 +53,12 @@ class RecordingTransport implements MediaTransport {
   }
 }
 
-test('when the caller goes on talking before the answer is heard, both parts are answered as one turn', async () => {
+/** A session with these providers on a fresh store; the rest (energy VAD, an echo agent) as a real call has it. */
+async function newSession(parts: Pick<VoiceSessionDeps, 'transport' | 'stt' | 'llm' | 'tts'>) {
   const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-session-')) });
   const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
-  const llm = new EchoLlm(400);
-  const transport = new RecordingTransport();
   const session = new VoiceSession({
-    transport,
-    stt: new ScriptedStt(['my number is', 'four five six']),
-    llm,
-    tts: new ToneTts(),
+    ...parts,
     vad: new EnergyVad({ sampleRateHz: RATE }),
     agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'echo' } }),
     recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
@@ -70,6 +66,13 @@ test('when the caller goes on talking before the answer is heard, both parts are
     log: createLogger({ level: 'silent' }),
     callControl: { transfer: async () => {} },
   });
+  return { store, call, session };
+}
+
+test('when the caller goes on talking before the answer is heard, both parts are answered as one turn', async () => {
+  const llm = new EchoLlm(400);
+  const transport = new RecordingTransport();
+  const { store, call, session } = await newSession({ transport, stt: new ScriptedStt(['my number is', 'four five six']), llm, tts: new ToneTts() });
   let n = 0;
   const feed = async (voiced: boolean, frames: number): Promise<void> => {
     for (let i = 0; i < frames; i++) {
@@ -101,8 +104,6 @@ test('when the caller goes on talking before the answer is heard, both parts are
 });
 
 test('when the stream starts, the STT (at the transport’s rate) and the TTS are readied, before any caller audio', async () => {
-  const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-session-')) });
-  const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
   const prepared: string[] = [];
   class PreparingStt extends ScriptedStt {
     prepare(rate: number): void {
@@ -114,18 +115,7 @@ test('when the stream starts, the STT (at the transport’s rate) and the TTS ar
       prepared.push('tts');
     }
   }
-  const session = new VoiceSession({
-    transport: new RecordingTransport(),
-    stt: new PreparingStt([]),
-    llm: new EchoLlm(0),
-    tts: new PreparingTts(),
-    vad: new EnergyVad({ sampleRateHz: RATE }),
-    agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'echo' } }),
-    recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
-    metrics: createMetrics({ collectDefaults: false }),
-    log: createLogger({ level: 'silent' }),
-    callControl: { transfer: async () => {} },
-  });
+  const { store, session } = await newSession({ transport: new RecordingTransport(), stt: new PreparingStt([]), llm: new EchoLlm(0), tts: new PreparingTts() });
   session.onStart();
   assert.deepEqual(prepared, [`stt@${RATE}`, 'tts']);
   session.onEnd('caller_hangup');
