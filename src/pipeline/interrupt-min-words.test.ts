@@ -8,18 +8,34 @@ import { PartialThenFinalStt } from './session-test-support.js';
 
 const clears = (events: string[]): number => events.filter((e) => e === 'clear').length;
 
+type Said = ConstructorParameters<typeof PartialThenFinalStt>[0][number];
+type Call = Awaited<ReturnType<typeof callWith>>;
+
+/** A call in which, once the agent answers the first question, the caller's next words transcribe as `said`. */
+function callSaying(said: Said, endpointing: Record<string, unknown> = { interruptMinWords: 1 }, extra: Parameters<typeof callWith>[2] = {}): Promise<Call> {
+  return callWith(new PartialThenFinalStt([FIRST_QUESTION, said]), endpointing, extra);
+}
+
+/** 300 ms of speech over the agent (past bargeInMs), then silence until the caller's turn has ended and been judged. */
+async function sayOverAgentAndStop(c: Call): Promise<void> {
+  await c.feed(true, 15);
+  await c.feed(false, 35); // 700 ms: the turn ends after 600 ms of silence while the agent talks on
+  await sleep(150);
+}
+
+/** The data of the call's first event of `type`. */
+async function eventData(c: Call, type: string): Promise<Record<string, unknown> | undefined> {
+  return (await c.events()).find((e) => e.type === type)?.data as Record<string, unknown> | undefined;
+}
+
 test('an "okay" said over the agent does not stop it at all: no clear, no new request, counted as talked through', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: 'okay', final: 'okay', finalDelayMs: 50 }]);
-  const c = await callWith(stt, { interruptMinWords: 1 });
+  const c = await callSaying({ partial: 'okay', final: 'okay', finalDelayMs: 50 });
   try {
-    await c.feed(true, 15); // 300 ms of "okay": past bargeInMs (150), which would have stopped the agent
-    await c.feed(false, 35); // the caller's turn ends (600 ms of silence) while the agent talks on
-    await sleep(150);
+    await sayOverAgentAndStop(c); // "okay" for 300 ms: past bargeInMs (150), which would have stopped the agent
     assert.equal(clears(c.transport.events), 0, 'the agent never stopped');
     const events = await c.events();
     assert.ok(!events.some((e) => e.type === 'barge_in'), JSON.stringify(events.map((e) => e.type)));
-    const ignored = events.find((e) => e.type === 'speech_over_agent.ignored');
-    assert.deepEqual(ignored?.data, { reason: 'backchannel', said: 'okay' });
+    assert.deepEqual(await eventData(c, 'speech_over_agent.ignored'), { reason: 'backchannel', said: 'okay' });
     assert.match(await c.metrics.registry.metrics(), /parley_speech_over_agent_ignored_total\{reason="backchannel"\} 1/);
     await sleep(700); // the model writes its other two sentences meanwhile
     assert.equal(c.llm.requests.length, 1, '"okay" was not answered');
@@ -31,8 +47,7 @@ test('an "okay" said over the agent does not stop it at all: no clear, no new re
 });
 
 test('words that are not backchannels stop the agent as soon as the partial transcript shows them settled, and are answered', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: 'okay wait what', final: 'okay wait what about parking', finalDelayMs: 50 }]);
-  const c = await callWith(stt, { interruptMinWords: 1 });
+  const c = await callSaying({ partial: 'okay wait what', final: 'okay wait what about parking', finalDelayMs: 50 });
   try {
     await c.feed(true, 4); // the partial comes with the 5th frame (the pre-roll is the first): before bargeInMs
     assert.equal(clears(c.transport.events), 0, 'not before bargeInMs of speech');
@@ -41,8 +56,7 @@ test('words that are not backchannels stop the agent as soon as the partial tran
     await c.feed(true, 10);
     await c.feed(false, 35);
     await sleep(150);
-    const bargeIn = (await c.events()).find((e) => e.type === 'barge_in');
-    assert.equal((bargeIn?.data as { confirmedBy?: string }).confirmedBy, 'words');
+    assert.equal((await eventData(c, 'barge_in'))?.confirmedBy, 'words');
     assert.equal(c.llm.requests.length, 2);
     assert.deepEqual(c.llm.requests[1]!.req.messages.at(-1), { role: 'user', content: 'okay wait what about parking' });
   } finally {
@@ -52,38 +66,31 @@ test('words that are not backchannels stop the agent as soon as the partial tran
 
 test('the last word of a partial, a guess at a word still being spoken, does not stop the agent while the caller talks', async () => {
   // pocketsphinx first hears the onset of "okay" as "the".
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: ['the', 'okay'], final: 'okay', finalDelayMs: 50 }]);
-  const c = await callWith(stt, { interruptMinWords: 1 });
+  const c = await callSaying({ partial: ['the', 'okay'], final: 'okay', finalDelayMs: 50 });
   try {
-    await c.feed(true, 15);
-    await c.feed(false, 35);
-    await sleep(150);
+    await sayOverAgentAndStop(c);
     assert.equal(clears(c.transport.events), 0);
-    const ignored = (await c.events()).find((e) => e.type === 'speech_over_agent.ignored');
-    assert.deepEqual(ignored?.data, { reason: 'backchannel', said: 'okay' });
+    assert.deepEqual(await eventData(c, 'speech_over_agent.ignored'), { reason: 'backchannel', said: 'okay' });
   } finally {
     await c.end();
   }
 });
 
 test('a word the caller ends on counts at the end of the turn, without waiting for the final transcript', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: 'stop', final: 'stop', finalDelayMs: 1_000 }]);
-  const c = await callWith(stt, { interruptMinWords: 1 });
+  const c = await callSaying({ partial: 'stop', final: 'stop', finalDelayMs: 1_000 });
   try {
     await c.feed(true, 15);
     assert.equal(clears(c.transport.events), 0, 'still a guess while the caller talks');
     await c.feed(false, 35); // the turn ends after 600 ms of silence; the final is a second away
     assert.equal(clears(c.transport.events), 1);
-    const bargeIn = (await c.events()).find((e) => e.type === 'barge_in');
-    assert.deepEqual(bargeIn?.data.confirmedBy, 'words');
+    assert.equal((await eventData(c, 'barge_in'))?.confirmedBy, 'words');
   } finally {
     await c.end();
   }
 });
 
 test('speech longer than a backchannel stops the agent even when the recogniser shows no words yet', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: '', final: '', finalDelayMs: 50 }]);
-  const c = await callWith(stt, { interruptMinWords: 1 });
+  const c = await callSaying({ partial: '', final: '', finalDelayMs: 50 });
   try {
     await c.feed(true, 40); // 800 ms: still talked through
     assert.equal(clears(c.transport.events), 0);
@@ -94,16 +101,14 @@ test('speech longer than a backchannel stops the agent even when the recogniser 
     const types = (await c.events()).map((e) => e.type);
     // It produced no words after all: the agent picks up where it stopped, as after any barge-in.
     assert.ok(types.includes('barge_in') && types.includes('barge_in.resumed'), types.join(', '));
-    const bargeIn = (await c.events()).find((e) => e.type === 'barge_in');
-    assert.equal((bargeIn?.data as { confirmedBy?: string }).confirmedBy, 'speech_length');
+    assert.equal((await eventData(c, 'barge_in'))?.confirmedBy, 'speech_length');
   } finally {
     await c.end();
   }
 });
 
 test('words that only the final transcript shows stop the agent when it comes, and are answered', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: '', final: 'hold on a second', finalDelayMs: 100 }]);
-  const c = await callWith(stt, { interruptMinWords: 1 });
+  const c = await callSaying({ partial: '', final: 'hold on a second', finalDelayMs: 100 });
   try {
     await c.feed(true, 15);
     await c.feed(false, 35);
@@ -118,15 +123,11 @@ test('words that only the final transcript shows stop the agent when it comes, a
 });
 
 test('with interruptMinWords 2, one word over the agent is talked through as too few', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: 'wait', final: 'wait', finalDelayMs: 50 }]);
-  const c = await callWith(stt, { interruptMinWords: 2 });
+  const c = await callSaying({ partial: 'wait', final: 'wait', finalDelayMs: 50 }, { interruptMinWords: 2 });
   try {
-    await c.feed(true, 15);
-    await c.feed(false, 35);
-    await sleep(150);
+    await sayOverAgentAndStop(c);
     assert.equal(clears(c.transport.events), 0);
-    const ignored = (await c.events()).find((e) => e.type === 'speech_over_agent.ignored');
-    assert.deepEqual(ignored?.data, { reason: 'too_few_words', said: 'wait' });
+    assert.deepEqual(await eventData(c, 'speech_over_agent.ignored'), { reason: 'too_few_words', said: 'wait' });
     assert.equal(c.llm.requests.length, 1);
   } finally {
     await c.end();
@@ -134,15 +135,11 @@ test('with interruptMinWords 2, one word over the agent is talked through as too
 });
 
 test('the agent’s own words coming back through the echo gate neither stop it nor get answered', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: 'breakfast is served', final: 'breakfast is served from', finalDelayMs: 50 }]);
-  const c = await callWith(stt, { interruptMinWords: 1 }, { agent: { echoSuppression: true } });
+  const c = await callSaying({ partial: 'breakfast is served', final: 'breakfast is served from', finalDelayMs: 50 }, { interruptMinWords: 1 }, { agent: { echoSuppression: true } });
   try {
-    await c.feed(true, 15);
-    await c.feed(false, 35);
-    await sleep(150);
+    await sayOverAgentAndStop(c);
     assert.equal(clears(c.transport.events), 0);
-    const ignored = (await c.events()).find((e) => e.type === 'speech_over_agent.ignored');
-    assert.deepEqual(ignored?.data, { reason: 'echo', said: 'breakfast is served from' });
+    assert.deepEqual(await eventData(c, 'speech_over_agent.ignored'), { reason: 'echo', said: 'breakfast is served from' });
     assert.equal(c.llm.requests.length, 1);
   } finally {
     await c.end();
@@ -150,8 +147,7 @@ test('the agent’s own words coming back through the echo gate neither stop it 
 });
 
 test('by default (interruptMinWords 0) the same "okay" stops the agent at bargeInMs, as before', async () => {
-  const stt = new PartialThenFinalStt([FIRST_QUESTION, { partial: 'okay', final: 'okay', finalDelayMs: 50 }]);
-  const c = await callWith(stt);
+  const c = await callSaying({ partial: 'okay', final: 'okay', finalDelayMs: 50 }, {});
   try {
     await c.feed(true, 8);
     assert.equal(clears(c.transport.events), 1);
