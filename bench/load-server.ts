@@ -15,6 +15,7 @@
  * Run with --expose-gc so that samples can collect garbage first (memory per call).
  * Config: the PARLEY_LOAD_SERVER environment variable, JSON of LoadServerConfig.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
@@ -47,7 +48,23 @@ export interface ServerSample {
   /** Calibration probes (ms of the whole workload, scaled) taken since the previous sample. */
   readonly probesMs: number[];
   /** Event-loop stalls longer than STALL_MS since the previous sample: when they ended and how long. */
-  readonly stalls: { atMs: number; ms: number }[];
+  readonly stalls: Stall[];
+}
+
+export interface Stall {
+  /** When it ended (performance.now() of this process) and how long the loop went without a tick. */
+  readonly atMs: number;
+  readonly ms: number;
+  /**
+   * Time taken from the process by others around the stall (since the last reading, at most
+   * READ_OFF_CPU_EVERY_MS before it began): `waitMs` the main thread sat runnable on the run queue
+   * (other threads or processes on its core, this process's own GC helpers included), `stealMs` the
+   * hypervisor ran something else on the core. Undefined where /proc does not tell.
+   */
+  readonly waitMs?: number;
+  readonly stealMs?: number;
+  /** CPU ms this process's other threads used meanwhile, by thread name (see threadNames), where > 5 ms. */
+  readonly threads?: Record<string, number>;
 }
 
 const CALIBRATION_ITERATIONS = 100_000;
@@ -114,11 +131,83 @@ setInterval(() => probes.push(calibrate(PROBE_ITERATIONS)), PROBE_EVERY_MS).unre
  * a 5 ms timer notes every gap longer than STALL_MS, to line up with --trace-gc or a profile.
  */
 const STALL_MS = 50;
-let stalls: { atMs: number; ms: number }[] = [];
+/** How often the off-CPU counters are read (a dozen small /proc files: ~0.5 % of the core at this rate). */
+const READ_OFF_CPU_EVERY_MS = 50;
+
+/** The main thread's run-queue wait and its core's steal so far (ms), from /proc; undefined off Linux. */
+function offCpuMs(): { waitMs: number; stealMs: number } | undefined {
+  try {
+    // schedstat: time on the CPU, time waiting on a run queue (ns), timeslices.
+    const waitNs = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
+    const core = `cpu${serverCore()} `;
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(core));
+    const steal = Number(line?.trim().split(/\s+/)[8] ?? Number.NaN); // USER_HZ ticks (10 ms)
+    if (!Number.isFinite(waitNs) || !Number.isFinite(steal)) return undefined;
+    return { waitMs: waitNs / 1e6, stealMs: steal * 10 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The core this process is pinned to (load.ts pins it with taskset), or 0. */
+let pinnedCore: number | undefined;
+function serverCore(): number {
+  if (pinnedCore === undefined) {
+    const allowed = /Cpus_allowed_list:\s*(\d+)\s*$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    pinnedCore = allowed ? Number(allowed[1]) : 0;
+  }
+  return pinnedCore;
+}
+
+/** CPU time (ms) of each thread of this process but the main one, by thread id. */
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      if (tid === String(process.pid)) continue;
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      out.set(tid, (Number(f[11]) + Number(f[12])) * 10);
+    }
+  } catch {
+    // threads come and go; a partial reading is still a reading
+  }
+  return out;
+}
+
+/**
+ * Thread names for stall reports: V8's platform workers (GC helpers, background compilation) start
+ * with the process, so they have the lowest ids after the main thread; later ones are libuv's pool
+ * and worker threads (the SQLite checkpointer). Named by rank: v8-1…v8-4, then later-1, …
+ */
+function threadName(tid: string, all: Iterable<string>): string {
+  const rank = [...all].map(Number).sort((a, b) => a - b).indexOf(Number(tid));
+  return rank < 4 ? `v8-${rank + 1}` : `later-${rank - 3}`;
+}
+
+let stalls: Stall[] = [];
 let lastTick = performance.now();
+let lastOffCpu = offCpuMs();
+let lastThreads = threadCpuMs();
+let lastOffCpuAt = lastTick;
 setInterval(() => {
   const now = performance.now();
-  if (now - lastTick > STALL_MS) stalls.push({ atMs: Math.round(now), ms: Math.round(now - lastTick) });
+  const stalled = now - lastTick > STALL_MS;
+  if (stalled || now - lastOffCpuAt >= READ_OFF_CPU_EVERY_MS) {
+    const off = offCpuMs();
+    const threads = threadCpuMs();
+    if (stalled) {
+      const blame = off && lastOffCpu ? { waitMs: Math.round(off.waitMs - lastOffCpu.waitMs), stealMs: off.stealMs - lastOffCpu.stealMs } : {};
+      const busy: Record<string, number> = {};
+      for (const [tid, ms] of threads) {
+        const used = ms - (lastThreads.get(tid) ?? 0);
+        if (used > 5) busy[threadName(tid, threads.keys())] = used;
+      }
+      stalls.push({ atMs: Math.round(now), ms: Math.round(now - lastTick), ...blame, threads: busy });
+    }
+    lastOffCpu = off;
+    lastThreads = threads;
+    lastOffCpuAt = now;
+  }
   lastTick = now;
 }, 5).unref();
 

@@ -35,7 +35,7 @@ import { startFakeDeepgram, type FakeDeepgramUtterance } from '../test/fakes/dee
 import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
 import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
 import type { CallerAudio, CallerInit, CallerReport } from './load-callers.js';
-import type { LoadServerConfig, ServerSample } from './load-server.js';
+import type { LoadServerConfig, ServerSample, Stall } from './load-server.js';
 import { answerLatencies, type Latency, MsHistogram, percentile, promSample, stage, summary } from './stats.js';
 
 const ADMIN_KEY = 'bench-key';
@@ -288,6 +288,38 @@ function startCallerProcess(): CallerProcess {
   };
 }
 
+/** Caller processes for `calls` calls (CALLERS_PER_PROCESS each), dialling `baseUrl` at once. */
+function startCallers(baseUrl: string, calls: number, audio: CallerAudio, dialIntervalMs: number): CallerProcess[] {
+  const procs = Math.max(1, Math.ceil(calls / CALLERS_PER_PROCESS));
+  const callers: CallerProcess[] = [];
+  for (let p = 0; p < procs; p++) {
+    const c = startCallerProcess();
+    callers.push(c);
+    const init: CallerInit = {
+      type: 'init',
+      baseUrl,
+      to: NUMBER,
+      firstIndex: p,
+      stride: procs,
+      count: Math.ceil((calls - p) / procs),
+      dialIntervalMs,
+      goSpreadMs: calls > 1 ? GO_SPREAD_MS : 0,
+      audio,
+      interruptEvery: INTERRUPT_EVERY,
+      interruptLine: 1,
+      interruptAfterMs: 600,
+      framesPerSentence: Math.ceil((SENTENCE_AUDIO_MS * 8) / 160),
+      leadMs: PACER_LEAD_MS,
+      jitterBudgetMs: JITTER_BUDGET_MS,
+      quietMs: 800,
+      replyTimeoutMs: 10_000,
+      thinkMs: [200, 800],
+    };
+    c.child.send(init);
+  }
+  return callers;
+}
+
 // ---------- one level ----------
 
 /** Collections of one kind between two /metrics texts: how many, and their mean main-thread pause. */
@@ -312,7 +344,6 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     profileDir && o.profile ? { dir: profileDir, kind: o.profile } : undefined,
     join(dataDir, 'server.log'),
   );
-  const procs = Math.max(1, Math.ceil(calls / CALLERS_PER_PROCESS));
   const callers: CallerProcess[] = [];
   try {
     // Let start-up garbage go before measuring what the server costs with no calls.
@@ -320,31 +351,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     const calibrationMs = await server.calibrate();
     const baseline = await server.sample(true);
     const dialIntervalMs = 1000 / o.dialRate;
-    for (let p = 0; p < procs; p++) {
-      const c = startCallerProcess();
-      callers.push(c);
-      const init: CallerInit = {
-        type: 'init',
-        baseUrl: server.url,
-        to: NUMBER,
-        firstIndex: p,
-        stride: procs,
-        count: Math.ceil((calls - p) / procs),
-        dialIntervalMs,
-        goSpreadMs: calls > 1 ? GO_SPREAD_MS : 0,
-        audio,
-        interruptEvery: INTERRUPT_EVERY,
-        interruptLine: 1,
-        interruptAfterMs: 600,
-        framesPerSentence: Math.ceil((SENTENCE_AUDIO_MS * 8) / 160),
-        leadMs: PACER_LEAD_MS,
-        jitterBudgetMs: JITTER_BUDGET_MS,
-        quietMs: 800,
-        replyTimeoutMs: 10_000,
-        thinkMs: [200, 800],
-      };
-      c.child.send(init);
-    }
+    callers.push(...startCallers(server.url, calls, audio, dialIntervalMs));
     const rampMs = calls * dialIntervalMs;
     const ready = await Promise.all(callers.map((c) => c.next<{ greeted: number; failed: number }>('ready', rampMs + 30_000)));
     log(`${calls} calls: ${ready.reduce((n, r) => n + r.greeted, 0)} connected and greeted after ${Math.round(performance.now() - startedAt)} ms`);
@@ -359,7 +366,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
     const before = await server.sample(false);
     let peakRss = before.rssBytes;
     const windowProbes: number[] = [];
-    const windowStalls: { atMs: number; ms: number }[] = [];
+    const windowStalls: Stall[] = [];
     const peakTimer = setInterval(() => {
       void server.sample(false).then((s) => {
         peakRss = Math.max(peakRss, s.rssBytes);
@@ -437,8 +444,8 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
         eventLoopDelayMaxMs: promSample(metricsText, 'parley_event_loop_delay_ms{quantile="max"}') ?? null,
         /** Garbage collections in the window (prom-client's nodejs_gc_duration_seconds): full = mark-compact. */
         gc: { full: gcDelta(metricsBefore, metricsText, 'major'), young: gcDelta(metricsBefore, metricsText, 'minor') },
-        /** Event-loop stalls over 50 ms in the window: seconds into it (at their end) and length. */
-        stalls: windowStalls.filter((st) => st.atMs > before.atMs).map((st) => ({ atS: round1((st.atMs - before.atMs) / 1000), ms: st.ms })),
+        /** Event-loop stalls over 50 ms in the window: seconds into it (at their end), length, and how much of it others took (see Stall). */
+        stalls: windowStalls.filter((st) => st.atMs > before.atMs).map(({ atMs, ...st }) => ({ atS: round1((atMs - before.atMs) / 1000), ...st })),
         baselineRssMb: mb(baseline.rssBytes),
         idleRssPerCallMb: Math.round(((idle.rssBytes - baseline.rssBytes) / calls / 1e6) * 100) / 100,
         idleHeapPerCallKb: Math.round((idle.heapUsedBytes - baseline.heapUsedBytes) / calls / 1e3),
@@ -478,7 +485,7 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
         reactionMs: summary(reports.flatMap((r) => r.bargeInReactionMs)),
       },
       callers: {
-        processes: procs,
+        processes: callers.length,
         framesSent: sum('framesSent'),
         cpuPercent: round1((sum('cpuUs') / 1000 / callerWall) * 100),
         loopDelayMs: callerLoop.summary(),
@@ -556,7 +563,7 @@ async function main(): Promise<void> {
           'frame lateness = arrival vs the run schedule (first frame + 20 ms each − pacer lead); gap = playout ran dry inside a sentence; ' +
           'barge-in = start of caller speech over the agent (the start of its first frame) → clear received; ' +
           'machine: calibrationMs = a fixed CPU workload on the server core before the level, windowCalibrationMs = the median of small probes of it taken by the server during the window (this VM speeds up and slows down with its neighbours: compare runs at similar values, or cpuPercentAtReferenceSpeed = cpuPercent scaled to a core calibrating in ' + REFERENCE_CALIBRATION_MS + ' ms), ' +
-          'otherLoadPercent = CPU used by other processes during the window (% of one core), serverCoreOtherLoadPercent = of which on the server core',
+          'otherLoadPercent = CPU used by other processes during the window (% of one core), serverCoreOtherLoadPercent = of which on the server core; server.stalls = event-loop stalls over 50 ms, with waitMs (the main thread was runnable but not running), stealMs (the hypervisor ran something else on the core) and threads (CPU ms of the other threads of the server meanwhile: v8-N = the V8 platform workers, GC helpers and background compilation)',
         targets,
         allTargetsMet: Object.values(targets).every((t) => t.met),
         scenarios,
