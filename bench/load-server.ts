@@ -63,7 +63,7 @@ export interface Stall {
    */
   readonly waitMs?: number;
   readonly stealMs?: number;
-  /** CPU ms this process's other threads used meanwhile, by thread name (see threadNames), where > 5 ms. */
+  /** CPU ms this process's other threads used meanwhile, by thread name (see threadName), where > 5 ms. */
   readonly threads?: Record<string, number>;
 }
 
