@@ -40,16 +40,16 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * Walks a chain of providers in order, skipping ones whose breaker is open (the last one is always
- * tried: a call never goes without a provider). `attempt` runs one provider and reports whether it
- * produced output before failing (then failing over may be impossible).
- */
 /** The entry a chain starts with now: the first whose circuit is not open (the last is always tried). */
 function firstReady<P>(entries: readonly FallbackEntry<P>[], breakers: CircuitBreakers): FallbackEntry<P> | undefined {
   return entries.find((e, i) => i === entries.length - 1 || !breakers.isOpen(e.key));
 }
 
+/**
+ * Walks a chain of providers in order, skipping ones whose breaker is open (the last one is always
+ * tried: a call never goes without a provider). `attempt` runs one provider and reports whether it
+ * produced output before failing (then failing over may be impossible).
+ */
 async function* walkChain<P extends { readonly name: string }, T>(
   kind: FallbackSwitch['kind'],
   entries: readonly FallbackEntry<P>[],
@@ -184,12 +184,12 @@ export class FallbackTts implements TtsProvider {
     );
   }
 
-  /** Closes every provider of the chain that holds per-call resources. Idempotent when they are. */
   /** Readies the provider the first sentence will start with: the first whose circuit is not open. */
   prepare(): void {
     firstReady(this.entries, this.o.breakers)?.provider.prepare?.();
   }
 
+  /** Closes every provider of the chain that holds per-call resources. Idempotent when they are. */
   async close(): Promise<void> {
     await Promise.all(this.entries.map((e) => e.provider.close?.()));
   }
