@@ -31,6 +31,9 @@ import { MsHistogram } from './stats.js';
 const FRAME_MS = 20;
 /** The shared timer's period: calls' 20 ms frame clocks are spread over it, as independent phones' would be. */
 const TICK_MS = 4;
+/** The timer overdue by this much means this process, not the server, may have made a frame late. */
+const CALLER_BEHIND_MS = 30;
+const LATE_TIMES_KEPT = 20_000;
 /** A stalled process sends at most this many overdue frames per call at once (then skips, like a lossy line). */
 const MAX_CATCH_UP_FRAMES = 10;
 
@@ -91,6 +94,12 @@ export interface CallerReport {
   readonly framesReceived: number;
   readonly lateness: { counts: number[]; max: number };
   readonly lateFrames: number;
+  /**
+   * When the late frames were read (wall clock, ms; the first LATE_TIMES_KEPT of each), to line up
+   * with stalls elsewhere: those read while this process was itself behind (its 4 ms timer overdue
+   * by more than CALLER_BEHIND_MS, so the lateness may be ours), and the others.
+   */
+  readonly lateAtWallMs: { readonly callerBehind: number[]; readonly callerOnTime: number[] };
   readonly gaps: number;
   readonly gapMs: number;
   readonly sentences: number;
@@ -345,7 +354,12 @@ class SimCall {
       const due = this.runAnchor + (sched > lead ? sched - lead : 0);
       const late = t - due;
       this.lateness.record(late);
-      if (late > this.o.jitterBudgetMs) totals.lateFrames++;
+      if (late > this.o.jitterBudgetMs) {
+        totals.lateFrames++;
+        // Read late while this process was busy or off its core: the lateness may be ours, not the server's.
+        const times = t - lastLoopAt > CALLER_BEHIND_MS ? lateAtWallMs.callerBehind : lateAtWallMs.callerOnTime;
+        if (times.length < LATE_TIMES_KEPT) times.push(Math.round(performance.timeOrigin + t));
+      }
     }
     this.runFrames++;
     this.playHead = (this.playHead > t ? this.playHead : t) + FRAME_MS;
@@ -538,6 +552,7 @@ const totals: Totals = {
   framesDropped: 0,
 };
 const lateness = new MsHistogram(2000);
+const lateAtWallMs = { callerBehind: [] as number[], callerOnTime: [] as number[] };
 const loopDelay = new MsHistogram(2000);
 const heard: number[] = [];
 const barge: number[] = [];
@@ -567,6 +582,7 @@ function checkSettled(): void {
       heardLatencyMs: heard.map(Math.round),
       bargeInReactionMs: barge.map(Math.round),
       lateness: { counts: [...lateness.counts], max: lateness.max },
+      lateAtWallMs,
       loopDelay: { counts: [...loopDelay.counts], max: loopDelay.max },
       cpuUs: cpu.user + cpu.system,
       wallMs: performance.now() - startedAt,
@@ -587,8 +603,11 @@ function onSettled(): void {
 }
 
 let nextTickAt = 0;
+/** When the timer below last ran: a frame read long after it was read by a process that was behind. */
+let lastLoopAt = 0;
 function loop(): void {
   const now = performance.now();
+  lastLoopAt = now;
   loopDelay.record(now - nextTickAt);
   for (const c of calls) c.tick(now);
   nextTickAt += TICK_MS;

@@ -38,6 +38,8 @@ export interface ServerSample {
   readonly type: 'sample';
   readonly id: number;
   readonly atMs: number;
+  /** performance.timeOrigin of the server process: atMs and Stall.atMs + this = wall clock. */
+  readonly timeOrigin: number;
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
   readonly externalBytes: number;
@@ -59,10 +61,15 @@ export interface Stall {
    * Time taken from the process by others around the stall (since the last reading, at most
    * READ_OFF_CPU_EVERY_MS before it began): `waitMs` the main thread sat runnable on the run queue
    * (other threads or processes on its core, this process's own GC helpers included), `stealMs` the
-   * hypervisor ran something else on the core. Undefined where /proc does not tell.
+   * hypervisor ran something else on the core, `otherMs` the core was busy with anything but this
+   * process (other processes and kernel threads; /proc/stat's 10 ms ticks, so ±10 ms), `irqMs` of
+   * the core's time in interrupts and softirqs (loopback networking among them). Undefined where
+   * /proc does not tell.
    */
   readonly waitMs?: number;
   readonly stealMs?: number;
+  readonly otherMs?: number;
+  readonly irqMs?: number;
   /** CPU ms this process's other threads used meanwhile, by thread name (see threadName), where > 5 ms. */
   readonly threads?: Record<string, number>;
 }
@@ -134,16 +141,28 @@ const STALL_MS = 50;
 /** How often the off-CPU counters are read (a dozen small /proc files: ~0.5 % of the core at this rate). */
 const READ_OFF_CPU_EVERY_MS = 50;
 
-/** The main thread's run-queue wait and its core's steal so far (ms), from /proc; undefined off Linux. */
-function offCpuMs(): { waitMs: number; stealMs: number } | undefined {
+interface OffCpu {
+  readonly waitMs: number;
+  readonly stealMs: number;
+  /** The core's busy time outside this process (ms, 10 ms ticks), and of the core's time in (soft)irqs. */
+  readonly otherMs: number;
+  readonly irqMs: number;
+}
+
+/** The main thread's run-queue wait and what else its core did, so far (ms), from /proc; undefined off Linux. */
+function offCpuMs(): OffCpu | undefined {
   try {
     // schedstat: time on the CPU, time waiting on a run queue (ns), timeslices.
     const waitNs = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
     const core = `cpu${serverCore()} `;
     const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(core));
-    const steal = Number(line?.trim().split(/\s+/)[8] ?? Number.NaN); // USER_HZ ticks (10 ms)
-    if (!Number.isFinite(waitNs) || !Number.isFinite(steal)) return undefined;
-    return { waitMs: waitNs / 1e6, stealMs: steal * 10 };
+    // user nice system idle iowait irq softirq steal, in USER_HZ ticks (10 ms)
+    const [user, nice, system, , , irq, softirq, steal] = (line?.trim().split(/\s+/).slice(1, 9) ?? []).map(Number) as number[];
+    const self = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
+    const selfTicks = Number(self[11]) + Number(self[12]);
+    const busyTicks = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0);
+    if (!Number.isFinite(waitNs) || !Number.isFinite(steal) || !Number.isFinite(busyTicks) || !Number.isFinite(selfTicks)) return undefined;
+    return { waitMs: waitNs / 1e6, stealMs: (steal ?? 0) * 10, otherMs: (busyTicks - selfTicks) * 10, irqMs: ((irq ?? 0) + (softirq ?? 0)) * 10 };
   } catch {
     return undefined;
   }
@@ -175,14 +194,21 @@ function threadCpuMs(): Map<string, number> {
 }
 
 /**
- * Thread names for stall reports: V8's platform workers (GC helpers, background compilation) start
- * with the process, so they have the lowest ids after the main thread; later ones are libuv's pool
- * and worker threads (the SQLite checkpointer). Named by rank: v8-1…v8-4, then later-1, …
+ * Thread names for stall reports, by the order Node 20 starts its threads (checked by burning CPU in
+ * GC and compilation and reading each thread's time): the SIGUSR1 watcher (`signal`), V8's platform
+ * workers (GC helpers, background compilation: `v8-1`…`v8-4` with the default --v8-pool-size),
+ * the platform's delayed-task scheduler (`v8-delayed`), then later threads (`later-N`: libuv's pool,
+ * worker threads such as the SQLite checkpointer).
  */
 function threadName(tid: string, all: Iterable<string>): string {
   const rank = [...all].map(Number).sort((a, b) => a - b).indexOf(Number(tid));
-  return rank < 4 ? `v8-${rank + 1}` : `later-${rank - 3}`;
+  if (rank === 0) return 'signal';
+  if (rank <= V8_POOL_SIZE) return `v8-${rank}`;
+  if (rank === V8_POOL_SIZE + 1) return 'v8-delayed';
+  return `later-${rank - V8_POOL_SIZE - 1}`;
 }
+/** --v8-pool-size as this process was started with (Node's default 4). */
+const V8_POOL_SIZE = Number(/--v8-pool-size=(\d+)/.exec(process.execArgv.join(' '))?.[1] ?? 4);
 
 let stalls: Stall[] = [];
 let lastTick = performance.now();
@@ -196,7 +222,15 @@ setInterval(() => {
     const off = offCpuMs();
     const threads = threadCpuMs();
     if (stalled) {
-      const blame = off && lastOffCpu ? { waitMs: Math.round(off.waitMs - lastOffCpu.waitMs), stealMs: off.stealMs - lastOffCpu.stealMs } : {};
+      const blame =
+        off && lastOffCpu
+          ? {
+              waitMs: Math.round(off.waitMs - lastOffCpu.waitMs),
+              stealMs: off.stealMs - lastOffCpu.stealMs,
+              otherMs: off.otherMs - lastOffCpu.otherMs,
+              irqMs: off.irqMs - lastOffCpu.irqMs,
+            }
+          : {};
       const busy: Record<string, number> = {};
       for (const [tid, ms] of threads) {
         const used = ms - (lastThreads.get(tid) ?? 0);
@@ -242,6 +276,7 @@ process.on('message', (msg: { type: string; id?: number; gc?: boolean; minor?: b
       type: 'sample',
       id: msg.id ?? 0,
       atMs: performance.now(),
+      timeOrigin: performance.timeOrigin,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
       externalBytes: mem.external,

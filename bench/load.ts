@@ -34,6 +34,7 @@ import { PACER_LEAD_MS } from '../src/pipeline/pacer.js';
 import { startFakeDeepgram, type FakeDeepgramUtterance } from '../test/fakes/deepgram-server.js';
 import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
 import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
+import { attributeLateFrames, watchStalls } from './late-frames.js';
 import type { CallerAudio, CallerInit, CallerReport } from './load-callers.js';
 import type { LoadServerConfig, ServerSample, Stall } from './load-server.js';
 import { answerLatencies, type Latency, MsHistogram, percentile, promSample, stage, summary } from './stats.js';
@@ -58,6 +59,8 @@ const INTERRUPTION = 'sorry, can I ask something else';
  */
 const ENDPOINTING = { minSpeechMs: 60, bargeInMs: 60 } as const;
 const JITTER_BUDGET_MS = 60;
+/** A stall of the fakes' process (this one) this long can make a frame late on its own. */
+const FAKES_STALL_MS = 40;
 /**
  * Calibration time of a "reference" core (about this VM at its faster moments): CPU use is also
  * reported scaled to it, cpu% × reference / the calibration measured during the window.
@@ -87,6 +90,11 @@ function pinSelf(core: number): boolean {
 }
 
 // ---------- what else ran on the machine (Linux /proc) ----------
+
+/** How often, and how long at most, the fakes' process (this one) stalled during the window. */
+function stallSummary(stalls: readonly { ms: number }[]): { count: number; maxMs: number } {
+  return { count: stalls.length, maxMs: stalls.reduce((m, s) => Math.max(m, s.ms), 0) };
+}
 
 /** Busy CPU time (ms) of each core and in total, from /proc/stat; undefined where unavailable. */
 async function coreBusyMs(): Promise<number[] | undefined> {
@@ -375,9 +383,12 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
       });
     }, 1000);
     if (o.allocProfile) server.child.send({ type: 'alloc-start', minor: o.allocProfile === 'all' });
+    // The fakes run in this process: its stalls delay the server's audio too.
+    const fakesWatch = watchStalls(FAKES_STALL_MS);
     for (const c of callers) c.child.send({ type: 'go' });
     const reports = await Promise.all(callers.map((c) => c.next<CallerReport>('done', 180_000)));
     clearInterval(peakTimer);
+    fakesWatch.stop();
     const after = await server.sample(false);
     windowProbes.push(...after.probesMs);
     windowStalls.push(...after.stalls);
@@ -423,8 +434,9 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
           windowCalibrationMs,
           otherLoadPercent: Math.max(0, round1(((busy(0) - ours) / windowMs) * 100)),
           serverCoreOtherLoadPercent: o.pinned ? Math.max(0, round1(((busy(1) - serverCpuMs) / windowMs) * 100)) : null,
+          fakesStalls: stallSummary(fakesWatch.stalls),
         }
-      : { calibrationMs, windowCalibrationMs };
+      : { calibrationMs, windowCalibrationMs, fakesStalls: stallSummary(fakesWatch.stalls) };
     return {
       concurrentCalls: calls,
       callsSustained: sum('completed'),
@@ -473,6 +485,15 @@ async function runLevel(calls: number, audio: CallerAudio, o: { pinned: boolean;
         received: sum('framesReceived'),
         latenessMs: lateness.summary(),
         lateBeyondBudget: sum('lateFrames'),
+        /** What was stalled around each late frame (bench/late-frames.ts): the server is blamed first. */
+        lateAttribution: attributeLateFrames(
+          {
+            callerBehind: reports.flatMap((r) => r.lateAtWallMs.callerBehind),
+            callerOnTime: reports.flatMap((r) => r.lateAtWallMs.callerOnTime),
+          },
+          windowStalls.map((st) => ({ endWallMs: before.timeOrigin + st.atMs, ms: st.ms })),
+          fakesWatch.stalls,
+        ),
         gapsMidSentence: sum('gaps'),
         gapMs: Math.round(sum('gapMs')),
         sentences: sum('sentences'),
@@ -563,7 +584,8 @@ async function main(): Promise<void> {
           'frame lateness = arrival vs the run schedule (first frame + 20 ms each − pacer lead); gap = playout ran dry inside a sentence; ' +
           'barge-in = start of caller speech over the agent (the start of its first frame) → clear received; ' +
           'machine: calibrationMs = a fixed CPU workload on the server core before the level, windowCalibrationMs = the median of small probes of it taken by the server during the window (this VM speeds up and slows down with its neighbours: compare runs at similar values, or cpuPercentAtReferenceSpeed = cpuPercent scaled to a core calibrating in ' + REFERENCE_CALIBRATION_MS + ' ms), ' +
-          'otherLoadPercent = CPU used by other processes during the window (% of one core), serverCoreOtherLoadPercent = of which on the server core; server.stalls = event-loop stalls over 50 ms, with waitMs (the main thread was runnable but not running), stealMs (the hypervisor ran something else on the core) and threads (CPU ms of the other threads of the server meanwhile: v8-N = the V8 platform workers, GC helpers and background compilation)',
+          'otherLoadPercent = CPU used by other processes during the window (% of one core), serverCoreOtherLoadPercent = of which on the server core; server.stalls = event-loop stalls over 50 ms, with waitMs (the main thread was runnable but not running), stealMs (the hypervisor ran something else on the core), otherMs (the core busy outside the server: other processes, kernel threads; 10 ms ticks), irqMs (of the core in interrupts) and threads (CPU ms of the other threads of the server meanwhile: v8-N = the V8 platform workers, GC helpers and background compilation); ' +
+          'outboundFrames.lateAttribution = what was stalled around each late frame, the server blamed first (bench/late-frames.ts): a server stall, a stall of the fakes\' process (machine.fakesStalls), the caller process itself behind, or nothing seen',
         targets,
         allTargetsMet: Object.values(targets).every((t) => t.met),
         scenarios,
