@@ -101,9 +101,8 @@ const tenant = {
 } as TenantConfig;
 
 const server = await startServer({
-  // These pass through for experiments: PARLEY_HEAP_GROWTH_PERCENT (0 = V8's own full-collection
-  // schedule), PARLEY_BACKGROUND_NICE (0 = V8's platform threads at the event loop's priority).
-  config: loadConfig({ PARLEY_HEAP_GROWTH_PERCENT: process.env.PARLEY_HEAP_GROWTH_PERCENT, PARLEY_BACKGROUND_NICE: process.env.PARLEY_BACKGROUND_NICE }, { port: 0, host: '127.0.0.1', dataDir: config.dataDir, adminKey: config.adminKey }),
+  // PARLEY_HEAP_GROWTH_PERCENT passes through for experiments (0 = V8's own full-collection schedule).
+  config: loadConfig({ PARLEY_HEAP_GROWTH_PERCENT: process.env.PARLEY_HEAP_GROWTH_PERCENT }, { port: 0, host: '127.0.0.1', dataDir: config.dataDir, adminKey: config.adminKey }),
   tenants: [tenant],
   logger: createLogger({ level: 'warn', destination: process.stderr }),
 });

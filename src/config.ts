@@ -35,12 +35,6 @@ export interface ParleyConfig {
    * Process-wide; see docs/performance.md ("Full collections").
    */
   heapGrowthPercent: number;
-  /**
-   * Niceness of V8's platform threads (GC helpers, background compilation), above the event loop's,
-   * so that on a shared core the event loop goes first (Linux, Node 20). Env PARLEY_BACKGROUND_NICE,
-   * 0–19; 0 = leave them as started. Process-wide; see src/server/background-threads.ts.
-   */
-  backgroundNice: number;
 }
 
 export const configDefaults = {
@@ -53,7 +47,6 @@ export const configDefaults = {
   sttMaxDecoders: 32,
   sttWarmDecoders: 1,
   heapGrowthPercent: 300,
-  backgroundNice: 10,
 } as const satisfies Partial<ParleyConfig>;
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -90,7 +83,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sttWarmDecoders: positiveInt(env, 'PARLEY_STT_WARM_DECODERS', configDefaults.sttWarmDecoders),
     sttWorkers: env.PARLEY_STT_WORKERS ? positiveInt(env, 'PARLEY_STT_WORKERS', 1) : undefined,
     heapGrowthPercent: intFromEnv(env, 'PARLEY_HEAP_GROWTH_PERCENT', configDefaults.heapGrowthPercent, 0, 1000, 'an integer from 0 to 1000'),
-    backgroundNice: intFromEnv(env, 'PARLEY_BACKGROUND_NICE', configDefaults.backgroundNice, 0, 19, 'an integer from 0 to 19'),
     ...overrides,
   };
 }

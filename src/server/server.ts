@@ -24,7 +24,6 @@ import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { WebhookEmitter } from '../webhooks/emitter.js';
 import { PhraseCache } from '../pipeline/phrase-cache.js';
 import { warmGreetings } from './phrase-warmup.js';
-import { lowerPlatformThreads } from './background-threads.js';
 import { setHeapGrowth } from './heap-growth.js';
 import { PocketsphinxEngine } from '../providers/stt/pocketsphinx-engine.js';
 import { openStore, type Store } from '../store/store.js';
@@ -63,9 +62,6 @@ export async function startServer(o: StartServerOptions): Promise<ParleyServer> 
   const logger = o.logger ?? createLogger({ level: config.logLevel });
   // Fewer full collections stopping the event loop that carries live audio (process-wide).
   setHeapGrowth(config.heapGrowthPercent);
-  // The event loop ahead of V8's background work where they share a core (process-wide).
-  const lowered = lowerPlatformThreads(config.backgroundNice);
-  if ('skipped' in lowered && config.backgroundNice !== 0) logger.info({ reason: lowered.skipped }, 'V8 platform threads left at their priority');
   const tenantList = o.tenants ?? (await loadTenantsDir(config.tenantsDir, processEnv()));
   for (const t of tenantList) validateTenantProviders(t);
   const tenants = new TenantDirectory(tenantList);
