@@ -23,6 +23,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { startServer } from '../src/server/server.js';
 import { parseTenantDocument } from '../src/tenants/loader.js';
+import { coreTimes, statCpuMs } from './proc-stat.js';
 import type { AgentConfig, TenantConfig } from '../src/tenants/schema.js';
 
 export interface LoadServerConfig {
@@ -156,13 +157,11 @@ function offCpuMs(): OffCpu | undefined {
     const waitNs = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
     const core = `cpu${serverCore()} `;
     const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(core));
-    // user nice system idle iowait irq softirq steal, in USER_HZ ticks (10 ms)
-    const [user, nice, system, , , irq, softirq, steal] = (line?.trim().split(/\s+/).slice(1, 9) ?? []).map(Number) as number[];
-    const self = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
-    const selfTicks = Number(self[11]) + Number(self[12]);
-    const busyTicks = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0);
-    if (!Number.isFinite(waitNs) || !Number.isFinite(steal) || !Number.isFinite(busyTicks) || !Number.isFinite(selfTicks)) return undefined;
-    return { waitMs: waitNs / 1e6, stealMs: (steal ?? 0) * 10, otherMs: (busyTicks - selfTicks) * 10, irqMs: ((irq ?? 0) + (softirq ?? 0)) * 10 };
+    if (line === undefined || !Number.isFinite(waitNs)) return undefined;
+    const times = coreTimes(line);
+    const selfMs = statCpuMs(readFileSync('/proc/self/stat', 'utf8'));
+    if (!Number.isFinite(times.busyMs) || !Number.isFinite(times.stealMs) || !Number.isFinite(selfMs)) return undefined;
+    return { waitMs: waitNs / 1e6, stealMs: times.stealMs, otherMs: times.busyMs - selfMs, irqMs: times.irqMs };
   } catch {
     return undefined;
   }
@@ -184,8 +183,7 @@ function threadCpuMs(): Map<string, number> {
   try {
     for (const tid of readdirSync('/proc/self/task')) {
       if (tid === String(process.pid)) continue;
-      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      out.set(tid, (Number(f[11]) + Number(f[12])) * 10);
+      out.set(tid, statCpuMs(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')));
     }
   } catch {
     // threads come and go; a partial reading is still a reading

@@ -35,6 +35,7 @@ import { startFakeDeepgram, type FakeDeepgramUtterance } from '../test/fakes/dee
 import { startFakeElevenLabs } from '../test/fakes/elevenlabs-server.js';
 import { openAiChunk, startFakeOpenAi } from '../test/fakes/openai-server.js';
 import { attributeLateFrames, watchStalls } from './late-frames.js';
+import { coreTimes, statCpuMs } from './proc-stat.js';
 import type { CallerAudio, CallerInit, CallerReport } from './load-callers.js';
 import type { LoadServerConfig, ServerSample, Stall } from './load-server.js';
 import { answerLatencies, type Latency, MsHistogram, percentile, promSample, stage, summary } from './stats.js';
@@ -96,17 +97,16 @@ function stallSummary(stalls: readonly { ms: number }[]): { count: number; maxMs
   return { count: stalls.length, maxMs: stalls.reduce((m, s) => Math.max(m, s.ms), 0) };
 }
 
-/** Busy CPU time (ms) of each core and in total, from /proc/stat; undefined where unavailable. */
+/** Busy CPU time (ms, steal included) of each core and in total, from /proc/stat; undefined where unavailable. */
 async function coreBusyMs(): Promise<number[] | undefined> {
   try {
     const text = await readFile('/proc/stat', 'utf8');
-    const tick = 10; // USER_HZ is 100 on Linux
     return text
       .split('\n')
       .filter((l) => /^cpu\d* /.test(l))
       .map((l) => {
-        const [user, nice, system, , , irq, softirq, steal] = l.trim().split(/\s+/).slice(1).map(Number) as number[];
-        return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * tick;
+        const t = coreTimes(l);
+        return t.busyMs + t.stealMs;
       });
   } catch {
     return undefined;
@@ -117,8 +117,7 @@ async function coreBusyMs(): Promise<number[] | undefined> {
 async function processCpuMs(pid: number | undefined): Promise<number> {
   if (pid === undefined) return 0;
   try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return statCpuMs(await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return 0;
   }
