@@ -69,6 +69,34 @@ async function newSession(parts: Pick<VoiceSessionDeps, 'transport' | 'stt' | 'l
   return { store, call, session };
 }
 
+test('the TTS is readied again when the caller starts talking and when their turn ends, so an idle-closed socket is back before the reply', async () => {
+  let prepares = 0;
+  class PreparingTts extends ToneTts {
+    prepare(): void {
+      prepares++;
+    }
+  }
+  const { store, session } = await newSession({ transport: new RecordingTransport(), stt: new ScriptedStt(['hello there']), llm: new EchoLlm(0), tts: new PreparingTts() });
+  let n = 0;
+  const feed = async (voiced: boolean, frames: number): Promise<number> => {
+    for (let i = 0; i < frames; i++) {
+      session.onAudio(frame(voiced, n++), performance.now());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return prepares;
+  };
+  session.onStart();
+  await new Promise((r) => setTimeout(r, 300)); // the greeting plays out
+  const afterGreeting = prepares;
+  assert.equal(afterGreeting, 1, 'readied once while the greeting plays');
+  assert.equal(await feed(false, 25), afterGreeting, 'line noise readies nothing');
+  assert.equal(await feed(true, 30), afterGreeting + 1, 'readied when the caller starts talking');
+  assert.equal(await feed(false, 40), afterGreeting + 2, 'and again when their turn ends');
+  session.onEnd('caller_hangup');
+  await new Promise((r) => setTimeout(r, 50));
+  await store.close();
+});
+
 test('when the caller goes on talking before the answer is heard, both parts are answered as one turn', async () => {
   const llm = new EchoLlm(400);
   const transport = new RecordingTransport();

@@ -263,6 +263,9 @@ export class VoiceSession implements MediaHandler {
     switch (ev.kind) {
       case 'speech_start':
         this.openUtterance();
+        // A TTS socket left idle (the caller listened or thought for a while) is closed after its idle
+        // period; reopen it while the caller talks, so the reply does not wait for the handshakes.
+        this.tts.prepare();
         return;
       case 'speech_confirmed':
         this.clearSilenceTimer();
@@ -300,6 +303,9 @@ export class VoiceSession implements MediaHandler {
         }
         u.audio.close();
         this.utterance = undefined;
+        // Again at the turn end: a long turn (> the TTS idle period) may have outlasted the socket readied
+        // at its start. The handshakes then overlap the final transcript and the model's first words.
+        this.tts.prepare();
         // Only a backchannel so far ("okay", short): go on now, not a final transcript later (that
         // can take a few hundred ms); should the final show more words, they are answered then.
         const s = this.suspended;

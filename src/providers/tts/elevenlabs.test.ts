@@ -272,6 +272,26 @@ describe('ElevenLabsTts', () => {
     }, { idleCloseMs: 200 });
   });
 
+  it('prepare() on an idle socket keeps it for another idle period, and after the idle close opens a new one', async () => {
+    await withFake({}, {}, async (tts, fake) => {
+      tts.prepare();
+      await waitFor(() => fake.openConnections === 1);
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 150)); // 600 ms in all: three idle periods, each cut short
+        tts.prepare();
+      }
+      assert.equal(fake.acceptedConnections, 1, 'the same socket');
+      assert.equal(fake.openConnections, 1, 'still open');
+      await waitFor(() => fake.openConnections === 0); // left alone, it is closed
+      tts.prepare();
+      await waitFor(() => fake.openConnections === 1);
+      assert.equal(fake.acceptedConnections, 2);
+      const frames = await collect(tts.synthesize(texts('Hello.'), { signal: signal() }));
+      assert.ok(frames.length > 0);
+      assert.equal(fake.acceptedConnections, 2, 'the sentence went on the re-prepared socket');
+    }, { idleCloseMs: 200 });
+  });
+
   it('a failed prepare() is silent; the first sentence reports the failure', async () => {
     await withFake({ apiKey: 'the-right-key' }, {}, async (tts, fake) => {
       tts.prepare();

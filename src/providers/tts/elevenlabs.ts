@@ -266,9 +266,10 @@ export class ElevenLabsTts implements TtsProvider {
   }
 
   /**
-   * Opens the call's socket now (during the greeting), so the first reply does not wait for the TLS and
-   * WebSocket handshakes. Unused, it is closed after the idle period like any socket without a context; a
-   * failure is dropped here and met again, and reported, by the first synthesize().
+   * Opens the call's socket now (during the greeting, and again as the caller talks), so a reply does not
+   * wait for the TLS and WebSocket handshakes; on an open socket without a context it only restarts the idle
+   * period. Unused, it is closed after the idle period like any socket without a context; a failure is
+   * dropped here and met again, and reported, by the next synthesize().
    */
   prepare(): void {
     this.contextEnded(this.connection());
