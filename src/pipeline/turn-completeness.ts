@@ -2,7 +2,8 @@
  * Does what the caller has said so far sound finished? A cheap, conservative reading of the
  * transcript (partial or final) that endpointing uses to wait longer through a mid-sentence pause
  * ("my number is … four five six") and to answer sooner after a clearly complete turn ("no thanks,
- * goodbye"). Anything it is not sure about is `unknown` and gets the agent's normal silence.
+ * goodbye", "what time is breakfast"). Anything it is not sure about is `unknown` and gets the agent's
+ * normal silence.
  */
 export type Completeness = 'complete' | 'incomplete' | 'unknown';
 
@@ -21,6 +22,24 @@ const COMPLETE_UTTERANCES = new Set(
 
 /** Closings that end a turn even after other words ("…, thank you, goodbye"). */
 const CLOSING_SUFFIX = /\b(good ?bye|bye|thank you|thanks|that'?s all|that is all|that'?s it|that is it|have a (good|nice|great) (day|one|evening))$/;
+
+/** Words a question opens with (wh-words and the auxiliaries of yes/no questions). */
+const QUESTION_OPENERS = new Set(
+  'what whats when where wheres who whos why how hows which do does did is are was were can could would will should shall may have has'.split(' '),
+);
+
+/**
+ * Last words that leave a question waiting for more ("do you have …", "can you tell me …", "is there
+ * any …"): such a question is not called complete, whatever it opened with. Conservative on purpose:
+ * "can you help me" waits the normal silence too.
+ */
+const OPEN_QUESTION_ENDINGS = new Set(
+  ('have has had get got tell give show send find know want need like book make take bring let see ' +
+    'do does did can could would will should me us you any some more much many another other').split(' '),
+);
+
+/** Fewest words of a question called complete ("is breakfast included", not "what time"). */
+const MIN_QUESTION_WORDS = 3;
 
 const DIGIT_WORDS = new Set('zero oh one two three four five six seven eight nine'.split(' '));
 
@@ -58,5 +77,9 @@ export function classifyCompleteness(text: string): Completeness {
   if (digits > 0 && aboutNumber) return digits >= 10 ? 'complete' : 'incomplete';
   if (DANGLING.has(last)) return 'incomplete';
   if (CLOSING_SUFFIX.test(joined)) return 'complete';
+  // A question with its object said ("what time is breakfast", "do you have parking"): the caller is
+  // waiting for the answer. Should they go on after all, the reply is still being thought and is
+  // dropped, and both parts are answered as one turn.
+  if (words.length >= MIN_QUESTION_WORDS && QUESTION_OPENERS.has(words[0] as string) && !OPEN_QUESTION_ENDINGS.has(last)) return 'complete';
   return 'unknown';
 }
