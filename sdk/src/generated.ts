@@ -43,6 +43,7 @@ export type AgentConfig = {
     backchannels: string[];
     backchannelSilenceMs: number;
     resumeAfterMs: number;
+    continuationWindowMs: number;
   };
   maxSilenceMs: number;
   maxDurationMs: number;
@@ -392,6 +393,7 @@ export type AgentDocument = {
     backchannels?: string[];
     backchannelSilenceMs?: number;
     resumeAfterMs?: number;
+    continuationWindowMs?: number;
   };
   maxSilenceMs?: number;
   maxDurationMs?: number;
@@ -965,6 +967,7 @@ export type TenantDocument = {
       backchannels?: string[];
       backchannelSilenceMs?: number;
       resumeAfterMs?: number;
+      continuationWindowMs?: number;
     };
     maxSilenceMs?: number;
     maxDurationMs?: number;
@@ -1310,6 +1313,7 @@ export type TenantDocument = {
       backchannels?: string[];
       backchannelSilenceMs?: number;
       resumeAfterMs?: number;
+      continuationWindowMs?: number;
     };
     maxSilenceMs?: number;
     maxDurationMs?: number;

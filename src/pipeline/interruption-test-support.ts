@@ -74,7 +74,11 @@ export class RecordingTransport implements MediaTransport {
 export const FIRST_QUESTION = { partial: '', final: 'what is on', finalDelayMs: 0 };
 
 /** `endpointing` and `agent` are merged into the agent's configuration. */
-export async function callWith(sttTexts: string[] | SttProvider, endpointing: Record<string, unknown> = {}, extra: { llm?: LlmProvider; tools?: SessionTools; agent?: Record<string, unknown> } = {}) {
+export async function callWith(
+  sttTexts: string[] | SttProvider,
+  endpointing: Record<string, unknown> = {},
+  extra: { llm?: LlmProvider; tools?: SessionTools; agent?: Record<string, unknown>; silenceAfterAnswerStartsFrames?: number } = {},
+) {
   const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-resume-')) });
   const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
   const llm = new SlowLlm();
@@ -102,16 +106,20 @@ export async function callWith(sttTexts: string[] | SttProvider, endpointing: Re
     }
   };
   const events = async () => (await store.calls.get(call.id))?.events ?? [];
+  const userTurns = async () => (await store.calls.get(call.id))?.turns.filter((t) => t.role === 'user').map((t) => t.text) ?? [];
   const end = async (): Promise<void> => {
     session.onEnd('caller_hangup');
     await sleep(20);
     await store.close();
   };
-  // Line noise for the VAD's floor, a question, its turn end: the agent starts answering.
+  // Line noise for the VAD's floor, a question, its turn end: the agent starts answering. Then more
+  // silence, so that the caller's next words come 1.5 s (of media time) after the question: past
+  // endpointing.continuationWindowMs, an interruption rather than the question going on.
   await feed(false, 25);
   await feed(true, 30);
   await feed(false, 35);
   await sleep(50);
-  return { session, llm, tts, transport, metrics, feed, events, end };
+  await feed(false, extra.silenceAfterAnswerStartsFrames ?? 40);
+  return { session, llm, tts, transport, metrics, feed, events, userTurns, end };
 }
 

@@ -81,6 +81,8 @@ interface Utterance {
   discarded: boolean;
   /** Latest partial transcript. */
   partial: string;
+  /** Media time (the turn detector's clock) of its first voiced frame. */
+  readonly startedAtMediaMs: number;
   /**
    * It interrupted the agent and its partial words were a backchannel at turn end, so the agent went
    * on without waiting for the final transcript: the interrupted reply's whole planned text (to tell
@@ -95,12 +97,16 @@ interface Utterance {
   /** Wall times (performance.now) filled in at turn end. */
   lastSpeechAtMs?: number;
   turnEndAtMs?: number;
+  /** Media time of the end of its last voiced frame, filled in at turn end. */
+  lastSpeechAtMediaMs?: number;
 }
 
 /** The user turn a reply answers, with the timings voice-to-voice latency is measured from. */
 interface ReplyCause extends UserTurnTiming {
   readonly userTurnId: string;
   readonly text: string;
+  /** Media time at which the caller stopped talking (see endpointing.continuationWindowMs); absent for keypad turns. */
+  readonly callerStoppedAtMediaMs?: number;
 }
 
 interface ActiveReply {
@@ -135,6 +141,8 @@ interface Suspended {
   readonly heardMessage: ChatMessage | undefined;
   /** Data tools the reply had already started (they ran once; a resumed reply awaits their results). */
   readonly tools: ActiveReply['tools'];
+  /** The user turn the reply answered, if it was an answer. */
+  readonly cause: ReplyCause | undefined;
   /** The interrupting utterance may still be a backchannel: its turn ends after backchannelSilenceMs. */
   quickTurnEnd: boolean;
 }
@@ -262,7 +270,7 @@ export class VoiceSession implements MediaHandler {
   private onTurnEvent(ev: TurnEvent, receivedAtMs: number): void {
     switch (ev.kind) {
       case 'speech_start':
-        this.openUtterance();
+        this.openUtterance(ev.atMs);
         // A TTS socket left idle (the caller listened or thought for a while) is closed after its idle
         // period; reopen it while the caller talks, so the reply does not wait for the handshakes.
         this.tts.prepare();
@@ -296,6 +304,7 @@ export class VoiceSession implements MediaHandler {
         if (!u) return;
         u.lastSpeechAtMs = receivedAtMs - (this.turns.nowMs - ev.lastSpeechAtMs);
         u.turnEndAtMs = receivedAtMs;
+        u.lastSpeechAtMediaMs = ev.lastSpeechAtMs;
         if (this.unconfirmed === u) {
           // The caller stopped: the last word of the partial is now said, and counts.
           if (this.interruptsAgent(u.partial, this.plannedText())) this.confirmInterruption(receivedAtMs, 'words');
@@ -322,9 +331,9 @@ export class VoiceSession implements MediaHandler {
     }
   }
 
-  private openUtterance(): void {
+  private openUtterance(atMediaMs: number): void {
     if (this.utterance) return;
-    const u: Utterance = { audio: new Channel<AudioFrame>(4096), abort: new AbortController(), discarded: false, partial: '' };
+    const u: Utterance = { audio: new Channel<AudioFrame>(4096), abort: new AbortController(), discarded: false, partial: '', startedAtMediaMs: atMediaMs };
     const preRoll = this.preRoll.frame();
     if (preRoll) u.audio.push(preRoll);
     this.d.meter?.addSttAudioMs(this.preRoll.ms);
@@ -389,9 +398,10 @@ export class VoiceSession implements MediaHandler {
         this.resume('echo', finalText);
         return;
       }
-      this.dropSuspended();
+      if (this.continuesAnsweredTurn(this.suspended, u)) this.dropFalseStart(this.suspended);
+      else this.dropSuspended();
     }
-    this.onUserTurn(finalText, u.lastSpeechAtMs, u.turnEndAtMs, finalAtMs);
+    this.onUserTurn(finalText, u.lastSpeechAtMs, u.turnEndAtMs, finalAtMs, u.lastSpeechAtMediaMs ?? this.turns.nowMs);
   }
 
   /**
@@ -482,7 +492,34 @@ export class VoiceSession implements MediaHandler {
     return message;
   }
 
-  private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number): void {
+  /**
+   * Words that interrupted an answer within continuationWindowMs of the end of the turn it answers:
+   * the caller was not finished ("do you have parking … for a large van"), whatever the endpointing
+   * guessed. Not for replies that started tools (those ran) or that were to end the call.
+   */
+  private continuesAnsweredTurn(s: Suspended, u: Utterance): s is Suspended & { cause: ReplyCause } {
+    const windowMs = this.d.agent.endpointing.continuationWindowMs;
+    return windowMs > 0 && s.turnKind === 'answer' && s.cause?.callerStoppedAtMediaMs !== undefined && !s.tools && !s.hangupReason && u.startedAtMediaMs - s.cause.callerStoppedAtMediaMs <= windowMs;
+  }
+
+  /**
+   * Drops an answer that started too soon: its model and TTS stop, and it leaves the history with the
+   * user message it answered, which comes back merged with the words that follow (see onUserTurn).
+   * The record keeps the few words the caller heard of it, marked interrupted.
+   */
+  private dropFalseStart(s: Suspended & { cause: ReplyCause }): void {
+    this.dropSuspended(false);
+    this.tts.cancel();
+    s.reply.abort.abort();
+    const heardAt = s.heardMessage ? this.history.lastIndexOf(s.heardMessage) : -1;
+    if (heardAt >= 0) this.history.splice(heardAt, 1);
+    const asked = this.history.at(-1);
+    if (asked?.role === 'user' && asked.content === s.cause.text) this.history.pop();
+    this.continuation = s.cause;
+    this.d.recorder.event('reply.abandoned', { replyId: s.reply.id, reason: 'caller_continued', heardText: s.heardMessage?.content ?? '' });
+  }
+
+  private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number, stoppedAtMediaMs: number): void {
     const endpointingMs = turnEndAtMs - lastSpeechAtMs;
     const sttFinalMs = Math.max(0, finalAtMs - turnEndAtMs);
     const prior = this.continuation;
@@ -499,11 +536,11 @@ export class VoiceSession implements MediaHandler {
     if (prior) {
       const merged = `${prior.text} ${text}`;
       this.d.recorder.updateTurn(prior.userTurnId, { text: merged, endedAtMs: wallNow, latency: { endpointingMs, sttFinalMs } });
-      cause = { userTurnId: prior.userTurnId, text: merged, lastSpeechAtMs, endpointingMs, sttFinalMs };
+      cause = { userTurnId: prior.userTurnId, text: merged, lastSpeechAtMs, endpointingMs, sttFinalMs, callerStoppedAtMediaMs: stoppedAtMediaMs };
     } else {
       const startedAt = wallNow - Math.round(this.now() - lastSpeechAtMs);
       const id = this.d.recorder.startTurn('user', text, startedAt, { endpointingMs, sttFinalMs }, wallNow);
-      cause = { userTurnId: id, text, lastSpeechAtMs, endpointingMs, sttFinalMs };
+      cause = { userTurnId: id, text, lastSpeechAtMs, endpointingMs, sttFinalMs, callerStoppedAtMediaMs: stoppedAtMediaMs };
     }
     this.answer(cause);
   }
@@ -800,6 +837,7 @@ export class VoiceSession implements MediaHandler {
       timer,
       quickTurnEnd: false,
       tools: a.tools,
+      cause: a.cause,
     };
     if (utterance) this.adaptEndpointing(utterance.partial);
   }

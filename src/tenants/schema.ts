@@ -56,6 +56,13 @@ export const endpointingSchema = z
     backchannelSilenceMs: z.number().int().min(100).max(5000).default(300),
     /** An interruption that has produced no words after this long is taken back: the agent resumes. */
     resumeAfterMs: z.number().int().min(200).max(10_000).default(1500),
+    /**
+     * The caller starting again within this long of the end of their turn, over the agent's answer to it,
+     * with words (not a backchannel), was not finished: the answer's false start is dropped and the two
+     * parts are answered as one turn ("do you have parking … for a large van"). 0: such speech is an
+     * interruption like any other.
+     */
+    continuationWindowMs: z.number().int().min(0).max(5000).default(1000),
   })
   .prefault({});
 
