@@ -39,6 +39,7 @@ export interface Metrics {
   /** Barge-ins taken back: the agent went on (a backchannel, no words, its own echo), by reason and by which transcript decided. */
   readonly bargeInResumesTotal: Counter<'reason' | 'decided_on'>;
   readonly speechOverAgentIgnoredTotal: Counter<'reason'>;
+  readonly callerContinuedTotal: Counter<'reply_phase'>;
   /** Media stream failures, by reason. */
   readonly streamErrorsTotal: Counter<'reason'>;
   /** Provider fallbacks: a chain moved from one provider to the next. */
@@ -117,6 +118,12 @@ export function createMetrics(o: CreateMetricsOptions = {}): Metrics {
       name: 'parley_barge_in_resumes_total',
       help: 'Barge-ins after which the agent went on where it stopped, by reason (backchannel, no_words, echo) and deciding transcript (partial, final)',
       labelNames: ['reason', 'decided_on'] as const,
+      registers,
+    }),
+    callerContinuedTotal: new Counter({
+      name: 'parley_caller_continued_total',
+      help: 'Turns the caller went on with after endpointing had ended them, merged into one: the reply was dropped while thinking, or its false start while speaking (endpointing.continuationWindowMs). Many of them: the silences are too short for these callers',
+      labelNames: ['reply_phase'] as const,
       registers,
     }),
     speechOverAgentIgnoredTotal: new Counter({

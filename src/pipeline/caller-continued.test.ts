@@ -25,6 +25,7 @@ test('words soon after the turn ended, over the first words of its answer, are a
     const abandoned = (await c.events()).find((e) => e.type === 'reply.abandoned');
     assert.equal((abandoned?.data as { reason?: string } | undefined)?.reason, 'caller_continued');
     assert.ok(!(await c.events()).some((e) => e.type === 'barge_in.resumed'));
+    assert.match(await c.metrics.registry.metrics(), /parley_caller_continued_total\{reply_phase="speaking"\} 1/);
   } finally {
     await c.end();
   }

@@ -57,16 +57,17 @@ class RecordingTransport implements MediaTransport {
 async function newSession(parts: Pick<VoiceSessionDeps, 'transport' | 'stt' | 'llm' | 'tts'>) {
   const store = await openStore({ dataDir: await mkdtemp(join(tmpdir(), 'parley-session-')) });
   const call = await store.calls.create({ tenantId: 't', direction: 'inbound', fromNumber: '+1', toNumber: '+2', startedAtMs: Date.now() });
+  const metrics = createMetrics({ collectDefaults: false });
   const session = new VoiceSession({
     ...parts,
     vad: new EnergyVad({ sampleRateHz: RATE }),
     agent: agentSchema.parse({ greeting: 'Hi.', llm: { provider: 'echo' } }),
     recorder: new CallRecorder(store, call.id, createLogger({ level: 'silent' })),
-    metrics: createMetrics({ collectDefaults: false }),
+    metrics,
     log: createLogger({ level: 'silent' }),
     callControl: { transfer: async () => {} },
   });
-  return { store, call, session };
+  return { store, call, session, metrics };
 }
 
 test('the TTS is readied again when the caller starts talking and when their turn ends, so an idle-closed socket is back before the reply', async () => {
@@ -100,7 +101,7 @@ test('the TTS is readied again when the caller starts talking and when their tur
 test('when the caller goes on talking before the answer is heard, both parts are answered as one turn', async () => {
   const llm = new EchoLlm(400);
   const transport = new RecordingTransport();
-  const { store, call, session } = await newSession({ transport, stt: new ScriptedStt(['my number is', 'four five six']), llm, tts: new ToneTts() });
+  const { store, call, session, metrics } = await newSession({ transport, stt: new ScriptedStt(['my number is', 'four five six']), llm, tts: new ToneTts() });
   let n = 0;
   const feed = async (voiced: boolean, frames: number): Promise<void> => {
     for (let i = 0; i < frames; i++) {
@@ -127,6 +128,7 @@ test('when the caller goes on talking before the answer is heard, both parts are
     'the agent was asked about the whole thought, once',
   );
   assert.ok(detail?.events.some((e) => e.type === 'reply.abandoned'));
+  assert.match(await metrics.registry.metrics(), /parley_caller_continued_total\{reply_phase="thinking"\} 1/);
   assert.ok(!transport.events.includes('clear'), 'nothing was playing, so nothing to clear');
   await store.close();
 });

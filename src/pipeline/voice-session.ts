@@ -517,6 +517,7 @@ export class VoiceSession implements MediaHandler {
     if (asked?.role === 'user' && asked.content === s.cause.text) this.history.pop();
     this.continuation = s.cause;
     this.d.recorder.event('reply.abandoned', { replyId: s.reply.id, reason: 'caller_continued', heardText: s.heardMessage?.content ?? '' });
+    this.d.metrics.callerContinuedTotal.inc({ reply_phase: 'speaking' });
   }
 
   private onUserTurn(text: string, lastSpeechAtMs: number, turnEndAtMs: number, finalAtMs: number, stoppedAtMediaMs: number): void {
@@ -853,6 +854,7 @@ export class VoiceSession implements MediaHandler {
     if (last?.role === 'user') this.history.pop();
     this.continuation = a.cause;
     this.d.recorder.event('reply.abandoned', { replyId: a.reply.id, reason: 'caller_continued' });
+    this.d.metrics.callerContinuedTotal.inc({ reply_phase: 'thinking' });
   }
 
   /** Stops whatever reply is running (a new one is about to start). */
