@@ -50,6 +50,8 @@ const INTERRUPT_EVERY = 4;
 /** Realistic provider latencies the fakes answer at (as bench/provider-overhead.ts). */
 const PROVIDER_LATENCY = { sttFinalMs: 150, llmFirstTokenMs: 300, ttsFirstAudioMs: 150 } as const;
 const NOMINAL_PROVIDERS_MS = PROVIDER_LATENCY.sttFinalMs + PROVIDER_LATENCY.llmFirstTokenMs + PROVIDER_LATENCY.ttsFirstAudioMs;
+/** Parley sends Deepgram 100 ms audio messages: an interim result per second of audio. */
+const DEEPGRAM_INTERIM_EVERY_MESSAGES = 10;
 /** Audio the TTS fake returns per sentence. */
 const SENTENCE_AUDIO_MS = 1000;
 const CALLER_LINES = ['what time is breakfast', 'when does the pool open', 'do you have parking'] as const;
@@ -169,10 +171,13 @@ async function callerAudio(): Promise<CallerAudio> {
 // ---------- fakes (in this process, core 1) ----------
 
 async function startFakes(calls: number) {
-  const utterances: FakeDeepgramUtterance[] = Array.from({ length: calls * 8 + 16 }, (_, i) => ({
-    finals: [CALLER_LINES[i % CALLER_LINES.length] as string],
-  }));
-  const deepgram = await startFakeDeepgram({ utterances, finalizeDelayMs: PROVIDER_LATENCY.sttFinalMs });
+  // Interim results as Deepgram sends them (interim_results=true): about one a second of audio, the
+  // words so far; the adaptive endpointing reads them (a finished question ends its turn sooner).
+  const utterances: FakeDeepgramUtterance[] = Array.from({ length: calls * 8 + 16 }, (_, i) => {
+    const line = CALLER_LINES[i % CALLER_LINES.length] as string;
+    return { interim: [line.split(' ').slice(0, 2).join(' '), line], finals: [line] };
+  });
+  const deepgram = await startFakeDeepgram({ utterances, interimEveryAudioMessages: DEEPGRAM_INTERIM_EVERY_MESSAGES, finalizeDelayMs: PROVIDER_LATENCY.sttFinalMs });
   const openai = await startFakeOpenAi({
     chunks: [
       openAiChunk({ role: 'assistant', content: '' }, null, PROVIDER_LATENCY.llmFirstTokenMs),
