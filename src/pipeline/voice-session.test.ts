@@ -70,14 +70,20 @@ async function newSession(parts: Pick<VoiceSessionDeps, 'transport' | 'stt' | 'l
   return { store, call, session, metrics };
 }
 
-test('the TTS is readied again when the caller starts talking and when their turn ends, so an idle-closed socket is back before the reply', async () => {
+test('the TTS is readied again when the caller starts talking and when their turn ends, the LLM when they start, so idle-closed connections are back before the reply', async () => {
   let prepares = 0;
+  let llmPrepares = 0;
   class PreparingTts extends ToneTts {
     prepare(): void {
       prepares++;
     }
   }
-  const { store, session } = await newSession({ transport: new RecordingTransport(), stt: new ScriptedStt(['hello there']), llm: new EchoLlm(0), tts: new PreparingTts() });
+  class PreparingLlm extends EchoLlm {
+    prepare(): void {
+      llmPrepares++;
+    }
+  }
+  const { store, session } = await newSession({ transport: new RecordingTransport(), stt: new ScriptedStt(['hello there']), llm: new PreparingLlm(0), tts: new PreparingTts() });
   let n = 0;
   const feed = async (voiced: boolean, frames: number): Promise<number> => {
     for (let i = 0; i < frames; i++) {
@@ -91,7 +97,9 @@ test('the TTS is readied again when the caller starts talking and when their tur
   const afterGreeting = prepares;
   assert.equal(afterGreeting, 1, 'readied once while the greeting plays');
   assert.equal(await feed(false, 25), afterGreeting, 'line noise readies nothing');
+  assert.equal(llmPrepares, 1, 'the LLM readied once while the greeting plays');
   assert.equal(await feed(true, 30), afterGreeting + 1, 'readied when the caller starts talking');
+  assert.equal(llmPrepares, 2, 'the LLM too');
   assert.equal(await feed(false, 40), afterGreeting + 2, 'and again when their turn ends');
   session.onEnd('caller_hangup');
   await new Promise((r) => setTimeout(r, 50));
@@ -133,7 +141,7 @@ test('when the caller goes on talking before the answer is heard, both parts are
   await store.close();
 });
 
-test('when the stream starts, the STT (at the transport’s rate) and the TTS are readied, before any caller audio', async () => {
+test('when the stream starts, the STT (at the transport’s rate), the TTS and the LLM are readied, before any caller audio', async () => {
   const prepared: string[] = [];
   class PreparingStt extends ScriptedStt {
     prepare(rate: number): void {
@@ -145,9 +153,14 @@ test('when the stream starts, the STT (at the transport’s rate) and the TTS ar
       prepared.push('tts');
     }
   }
-  const { store, session } = await newSession({ transport: new RecordingTransport(), stt: new PreparingStt([]), llm: new EchoLlm(0), tts: new PreparingTts() });
+  class PreparingLlm extends EchoLlm {
+    prepare(): void {
+      prepared.push('llm');
+    }
+  }
+  const { store, session } = await newSession({ transport: new RecordingTransport(), stt: new PreparingStt([]), llm: new PreparingLlm(0), tts: new PreparingTts() });
   session.onStart();
-  assert.deepEqual(prepared, [`stt@${RATE}`, 'tts']);
+  assert.deepEqual(prepared, [`stt@${RATE}`, 'tts', 'llm']);
   session.onEnd('caller_hangup');
   await new Promise((r) => setTimeout(r, 20));
   await store.close();

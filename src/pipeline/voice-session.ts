@@ -241,6 +241,7 @@ export class VoiceSession implements MediaHandler {
     // a TTS connection: ready them now, while the greeting plays (usually from the phrase cache).
     this.d.stt.prepare?.(this.d.transport.sampleRateHz);
     this.tts.prepare();
+    this.d.llm.prepare?.();
   }
 
   // ---------- inbound audio ----------
@@ -271,9 +272,11 @@ export class VoiceSession implements MediaHandler {
     switch (ev.kind) {
       case 'speech_start':
         this.openUtterance(ev.atMs);
-        // A TTS socket left idle (the caller listened or thought for a while) is closed after its idle
-        // period; reopen it while the caller talks, so the reply does not wait for the handshakes.
+        // A TTS socket or a pooled LLM connection left idle (the caller listened or thought for a while)
+        // is closed after its idle period; reopen them while the caller talks, so the reply does not
+        // wait for the handshakes.
         this.tts.prepare();
+        this.d.llm.prepare?.();
         return;
       case 'speech_confirmed':
         this.clearSilenceTimer();

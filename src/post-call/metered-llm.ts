@@ -20,6 +20,7 @@ export function promptCharsOf(req: ChatRequest): number {
 export function meterLlm(llm: LlmProvider, meter: CallUsageMeter): LlmProvider {
   return {
     name: llm.name,
+    prepare: () => llm.prepare?.(),
     async *complete(req: ChatRequest, o: CallOptions): AsyncIterable<LlmDelta> {
       const m = meter.llmRequest(promptCharsOf(req));
       for await (const d of llm.complete(req, o)) {

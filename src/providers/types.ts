@@ -69,6 +69,12 @@ export type LlmDelta =
 export interface LlmProvider {
   readonly name: string;
   complete(req: ChatRequest, o: CallOptions): AsyncIterable<LlmDelta>;
+  /**
+   * Gets ready for a request coming soon (the caller is talking): opens a connection to the API if
+   * none is pooled. Optional, returns at once, never throws: a failure is met again, and reported,
+   * by complete().
+   */
+  prepare?(): void;
 }
 
 // ---------- text-to-speech ----------

@@ -231,6 +231,27 @@ test('prepare() readies the STT the first utterance will start with: the first w
   assert.deepEqual(prepared, ['a@8000', 'b@16000']);
 });
 
+test('prepare() readies the LLM the next request will start with: the first whose circuit is not open', async () => {
+  const prepared: string[] = [];
+  const llm = (name: string): LlmProvider => ({
+    name,
+    async *complete(): AsyncIterable<LlmDelta> {},
+    prepare: () => prepared.push(name),
+  });
+  const breakers = new CircuitBreakers({ failureThreshold: 1, coolDownMs: 60_000 });
+  const chain = new FallbackLlm(
+    [
+      { provider: llm('a'), key: 'a' },
+      { provider: llm('b'), key: 'b' },
+    ],
+    { breakers },
+  );
+  chain.prepare();
+  breakers.recordFailure('a');
+  chain.prepare();
+  assert.deepEqual(prepared, ['a', 'b']);
+});
+
 test('prepare() readies the TTS the first sentence will start with: the first whose circuit is not open', async () => {
   const prepared: string[] = [];
   const tts = (name: string): TtsProvider => ({

@@ -99,6 +99,10 @@ export class FallbackLlm implements LlmProvider {
     this.name = entries.map((e) => e.provider.name).join('>');
   }
 
+  prepare(): void {
+    firstReady(this.entries, this.o.breakers)?.provider.prepare?.();
+  }
+
   complete(req: ChatRequest, c: CallOptions): AsyncIterable<LlmDelta> {
     const ms = this.o.firstOutputTimeoutMs ?? LLM_FIRST_TOKEN_TIMEOUT_MS;
     return walkChain(

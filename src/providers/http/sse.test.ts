@@ -1,11 +1,17 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { ProviderError } from '../types.js';
 import { ERROR_BODY_EXCERPT_CHARS, ERROR_BODY_READ_TIMEOUT_MS } from './errors.js';
+import { preconnect } from './connection-pool.js';
 import { postSse, SseParser, type SseEvent, type SseRequest } from './sse.js';
 
 /** The events `chunks` complete, fed one after another to one parser. */
@@ -506,5 +512,105 @@ describe('postSse', () => {
     // The child went away with its connection still pooled (the server never closed it).
     assert.equal(s.requests.length, 1);
     assert.equal(s.connections, 1);
+  });
+});
+
+describe('preconnect', () => {
+  it('opens the connection ahead of the request, and the request goes out on it', async () => {
+    const s = await serve(simple());
+    preconnect(`${s.url}/v1/chat`);
+    await until(() => s.connections === 1, 'the preconnected socket');
+    preconnect(`${s.url}/v1/chat`); // one is being readied: no second
+    await sleep(50);
+    assert.equal(s.connections, 1);
+    assert.equal((await run(sseRequest(`${s.url}/v1/chat`))).events.length, 2);
+    assert.equal(s.connections, 1, 'no new connection for the request');
+    assert.equal(s.requests.length, 1);
+  });
+
+  it('does nothing while the pool holds a free connection to the origin', async () => {
+    const s = await serve(simple());
+    assert.equal((await run(sseRequest(s.url))).events.length, 2);
+    preconnect(s.url);
+    await sleep(50);
+    assert.equal(s.connections, 1);
+    assert.equal((await run(sseRequest(s.url))).events.length, 2);
+    assert.deepEqual(
+      s.requests.map((r) => r.reusedConnection),
+      [false, true],
+    );
+  });
+
+  it('closes a preconnected socket no request took after its time; the next request connects anew', async () => {
+    const s = await serve(simple());
+    preconnect(s.url, 100);
+    await until(() => s.connections === 1, 'the preconnected socket');
+    await until(() => s.closed === 1, 'its close after 100 ms');
+    assert.equal((await run(sseRequest(s.url))).events.length, 2);
+    assert.equal(s.connections, 2);
+  });
+
+  it('drops a failure silently: the request meets it and reports it', async () => {
+    const s = await serve(simple());
+    const url = s.url;
+    await s.close();
+    preconnect(url); // refused
+    preconnect('not a url');
+    preconnect('ftp://example.com/');
+    await sleep(50);
+    const out = await run(sseRequest(url));
+    assert.ok(out.error, 'the request fails on its own');
+  });
+
+  it('readies TLS connections too (checked against the server certificate, SNI sent)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-tls-'));
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    if (made.status !== 0) {
+      t.skip('no openssl to make a test certificate');
+      return;
+    }
+    let connections = 0;
+    const names: (string | false)[] = [];
+    const server = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (req, res) => {
+      req.resume();
+      req.on('end', () => simple()(req, res, 0));
+    });
+    server.keepAliveTimeout = 60_000;
+    server.on('secureConnection', (socket: TLSSocket) => {
+      connections++;
+      names.push((socket as TLSSocket & { servername?: string | false }).servername ?? false);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      // In a child that trusts the test certificate (NODE_EXTRA_CA_CERTS is read at start-up).
+      const poolModule = new URL('./connection-pool.ts', import.meta.url).href;
+      const sseModule = new URL('./sse.ts', import.meta.url).href;
+      const url = `https://localhost:${port}/v1/chat`;
+      const script = `
+        import { preconnect } from ${JSON.stringify(poolModule)};
+        import { postSse } from ${JSON.stringify(sseModule)};
+        preconnect(${JSON.stringify(url)});
+        await new Promise((r) => setTimeout(r, 300));
+        const req = { provider: 't', url: ${JSON.stringify(url)}, headers: {}, body: {}, idleTimeoutMs: 5000, secrets: [], signal: new AbortController().signal };
+        let n = 0;
+        for await (const _ of postSse(req)) n++;
+        console.log('events', n);
+      `;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: cert } });
+      let output = '';
+      child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+      await new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      assert.match(output, /events 2/);
+      assert.equal(connections, 1, 'the request went out on the preconnected TLS connection');
+      assert.deepEqual(names, ['localhost']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

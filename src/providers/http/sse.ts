@@ -4,17 +4,16 @@
 // a TextDecoder call and stream bookkeeping per chunk), and the event loop is what limits how many
 // calls a server carries. Connections to a provider are kept alive and reused across turns.
 import {
-  Agent as HttpAgent,
   request as httpRequest,
-  type AgentOptions,
   type ClientRequest,
   type IncomingMessage,
   type OutgoingHttpHeaders,
   type RequestOptions,
 } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { ProviderError } from '../types.js';
+import { httpAgent, httpsAgent } from './connection-pool.js';
 import { connectError, providerHttpError, readErrorBody, redact } from './errors.js';
 import { IdleAbort } from './idle-abort.js';
 
@@ -117,23 +116,6 @@ export interface SseRequest {
   readonly signal: AbortSignal;
 }
 
-/** How long a pooled connection may sit unused before it is closed (sooner if the server says so). */
-const FREE_SOCKET_TIMEOUT_MS = 30_000;
-/**
- * Connection pools shared by every provider and call, one per protocol (and per origin inside).
- * Free sockets are unref'd by Node's Agent, so the pool never keeps the process alive; the
- * `timeout` only ever closes free sockets (a stream's silence is the idle deadline's business).
- */
-const AGENT_OPTIONS: AgentOptions = {
-  keepAlive: true,
-  keepAliveMsecs: 5_000,
-  maxSockets: 512,
-  maxFreeSockets: 64,
-  timeout: FREE_SOCKET_TIMEOUT_MS,
-  scheduling: 'lifo',
-};
-const httpAgent = new HttpAgent(AGENT_OPTIONS);
-const httpsAgent = new HttpsAgent(AGENT_OPTIONS);
 
 /** Unread events past which the response is paused until the consumer catches up. */
 const QUEUE_HIGH_WATER = 64;

@@ -1,6 +1,7 @@
 // Anthropic Messages API (streaming). Plain fetch, no SDK.
 import { z } from 'zod';
 import { redact } from '../http/errors.js';
+import { preconnect } from '../http/connection-pool.js';
 import { postSse } from '../http/sse.js';
 import {
   ProviderError,
@@ -145,6 +146,11 @@ export class AnthropicLlm implements LlmProvider {
   constructor(options: AnthropicLlmOptions) {
     this.#options = options;
     this.#url = `${(options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1/messages`;
+  }
+
+  /** Opens a connection to the API ahead of the next request, unless one is pooled (see connection-pool.ts). */
+  prepare(): void {
+    preconnect(this.#url);
   }
 
   async *complete(req: ChatRequest, o: CallOptions): AsyncIterable<LlmDelta> {

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { redact } from '../http/errors.js';
+import { preconnect } from '../http/connection-pool.js';
 import { postSse } from '../http/sse.js';
 import {
   ProviderError,
@@ -152,6 +153,11 @@ export class OpenAiLlm implements LlmProvider {
   constructor(options: OpenAiLlmOptions) {
     this.#options = options;
     this.#url = `${(options.baseUrl ?? OPENAI_DEFAULT_BASE_URL).replace(/\/+$/, '')}/chat/completions`;
+  }
+
+  /** Opens a connection to the API ahead of the next request, unless one is pooled (see connection-pool.ts). */
+  prepare(): void {
+    preconnect(this.#url);
   }
 
   async *complete(req: ChatRequest, o: CallOptions): AsyncIterable<LlmDelta> {

@@ -1,0 +1,119 @@
+// The kept-alive connection pools every HTTP provider shares (one per protocol, per origin inside),
+// and preconnect(): opening a connection ahead of a request, so that the first request after a
+// quiet spell does not wait for TCP and TLS. A self-hosted server with a call every few minutes
+// finds its pool empty at every call (free sockets are closed after FREE_SOCKET_TIMEOUT_MS), and the
+// first reply then waited two to three round trips to the model's API before the request even left.
+import { Agent as HttpAgent, type AgentOptions } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+/** How long a pooled connection may sit unused before it is closed (sooner if the server says so). */
+const FREE_SOCKET_TIMEOUT_MS = 30_000;
+/** How long a preconnected socket waits for its request; then it is closed (servers drop idle ones anyway). */
+export const PRECONNECT_TTL_MS = 10_000;
+
+/**
+ * Free sockets are unref'd by Node's Agent, so the pool never keeps the process alive; the
+ * `timeout` only ever closes free sockets (a stream's silence is the idle deadline's business).
+ */
+const AGENT_OPTIONS: AgentOptions = {
+  keepAlive: true,
+  keepAliveMsecs: 5_000,
+  maxSockets: 512,
+  maxFreeSockets: 64,
+  timeout: FREE_SOCKET_TIMEOUT_MS,
+  scheduling: 'lifo',
+};
+
+/** Connections opened ahead of their request, by `host:port`: at most one per origin. */
+class ReadySockets {
+  readonly #byOrigin = new Map<string, Socket>();
+
+  has(origin: string): boolean {
+    return this.#byOrigin.has(origin);
+  }
+
+  /** Keeps `socket` for `origin` until it is taken, fails, closes or `ttlMs` passes. */
+  keep(origin: string, socket: Socket, ttlMs: number): void {
+    const drop = (): void => {
+      if (this.#byOrigin.get(origin) !== socket) return;
+      this.#byOrigin.delete(origin);
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    const timer = setTimeout(drop, ttlMs);
+    timer.unref();
+    socket.once('error', drop);
+    socket.once('close', drop);
+    socket.unref();
+    this.#byOrigin.set(origin, socket);
+    this.#release.set(socket, () => {
+      clearTimeout(timer);
+      socket.removeListener('error', drop);
+      socket.removeListener('close', drop);
+    });
+  }
+
+  /** The ready socket for `origin`, handed over to its new owner (ref'd, no listeners of ours); undefined if none. */
+  take(origin: string): Socket | undefined {
+    const socket = this.#byOrigin.get(origin);
+    if (!socket) return undefined;
+    this.#byOrigin.delete(origin);
+    this.#release.get(socket)?.();
+    this.#release.delete(socket);
+    if (socket.destroyed) return undefined;
+    socket.ref();
+    return socket;
+  }
+
+  readonly #release = new WeakMap<Socket, () => void>();
+}
+
+type CreateConnection = (options: { host?: string | null; port?: number | string | null }, callback: unknown) => unknown;
+
+/** A pool agent whose new connections are the preconnected one for their origin when there is one. */
+function withReadySockets<T extends HttpAgent>(agent: T, ready: ReadySockets): T {
+  const create = (agent as unknown as { createConnection: CreateConnection }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: CreateConnection }).createConnection = (options, callback) =>
+    ready.take(`${options.host}:${options.port}`) ?? create(options, callback);
+  return agent;
+}
+
+const readyHttp = new ReadySockets();
+const readyHttps = new ReadySockets();
+export const httpAgent = withReadySockets(new HttpAgent(AGENT_OPTIONS), readyHttp);
+export const httpsAgent = withReadySockets(new HttpsAgent(AGENT_OPTIONS), readyHttps);
+
+/** Whether the pool holds a free (kept-alive, idle) connection to `host:port`. */
+function hasFreeSocket(agent: HttpAgent, origin: string): boolean {
+  // freeSockets is keyed by agent.getName(): "host:port:…" (more fields for TLS options).
+  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
+    if ((name === origin || name.startsWith(`${origin}:`)) && (sockets?.length ?? 0) > 0) return true;
+  }
+  return false;
+}
+
+/**
+ * Opens a connection to `url`'s origin for the next request there, unless the pool already has a
+ * free one or one is being readied. Returns at once and never throws: a failure here (bad URL,
+ * refused, TLS error) is dropped and met again, and reported, by the request itself.
+ */
+export function preconnect(url: string, ttlMs = PRECONNECT_TTL_MS): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return;
+  }
+  const https = u.protocol === 'https:';
+  if (!https && u.protocol !== 'http:') return;
+  // As node:http sees a request's options: host without IPv6 brackets, the port filled in.
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port === '' ? (https ? 443 : 80) : Number(u.port);
+  const origin = `${host}:${port}`;
+  const ready = https ? readyHttps : readyHttp;
+  if (ready.has(origin) || hasFreeSocket(https ? httpsAgent : httpAgent, origin)) return;
+  const socket = https ? tlsConnect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}) }) : netConnect({ host, port });
+  ready.keep(origin, socket, ttlMs);
+}
