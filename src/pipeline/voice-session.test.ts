@@ -70,7 +70,7 @@ async function newSession(parts: Pick<VoiceSessionDeps, 'transport' | 'stt' | 'l
   return { store, call, session, metrics };
 }
 
-test('the TTS is readied again when the caller starts talking and when their turn ends, the LLM when they start, so idle-closed connections are back before the reply', async () => {
+test('the TTS and the LLM are readied again when the caller starts talking and when their turn ends, so idle-closed connections are back before the reply', async () => {
   let prepares = 0;
   let llmPrepares = 0;
   class PreparingTts extends ToneTts {
@@ -101,6 +101,7 @@ test('the TTS is readied again when the caller starts talking and when their tur
   assert.equal(await feed(true, 30), afterGreeting + 1, 'readied when the caller starts talking');
   assert.equal(llmPrepares, 2, 'the LLM too');
   assert.equal(await feed(false, 40), afterGreeting + 2, 'and again when their turn ends');
+  assert.equal(llmPrepares, 3, 'the LLM too');
   session.onEnd('caller_hangup');
   await new Promise((r) => setTimeout(r, 50));
   await store.close();

@@ -315,9 +315,11 @@ export class VoiceSession implements MediaHandler {
         }
         u.audio.close();
         this.utterance = undefined;
-        // Again at the turn end: a long turn (> the TTS idle period) may have outlasted the socket readied
-        // at its start. The handshakes then overlap the final transcript and the model's first words.
+        // Again at the turn end: a long turn may have outlasted what was readied at its start (the TTS
+        // socket's idle period, a preconnected LLM socket's 4 s). The handshakes then overlap the final
+        // transcript and the model's first words.
         this.tts.prepare();
+        this.d.llm.prepare?.();
         // Only a backchannel so far ("okay", short): go on now, not a final transcript later (that
         // can take a few hundred ms); should the final show more words, they are answered then.
         const s = this.suspended;

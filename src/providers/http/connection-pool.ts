@@ -10,8 +10,12 @@ import { connect as tlsConnect } from 'node:tls';
 
 /** How long a pooled connection may sit unused before it is closed (sooner if the server says so). */
 const FREE_SOCKET_TIMEOUT_MS = 30_000;
-/** How long a preconnected socket waits for its request; then it is closed (servers drop idle ones anyway). */
-export const PRECONNECT_TTL_MS = 10_000;
+/**
+ * How long a preconnected socket waits for its request; then it is closed. Below the 5 s after which
+ * common servers (uvicorn, Node's own) close an idle connection, so that one is rarely taken as the
+ * server lets it go (and if it is, the request is sent again on a new one, see isPreconnected).
+ */
+export const PRECONNECT_TTL_MS = 4_000;
 
 /**
  * Free sockets are unref'd by Node's Agent, so the pool never keeps the process alive; the
@@ -25,6 +29,17 @@ const AGENT_OPTIONS: AgentOptions = {
   timeout: FREE_SOCKET_TIMEOUT_MS,
   scheduling: 'lifo',
 };
+
+/** Every socket preconnect() opened, taken or not. */
+const preconnected = new WeakSet<object>();
+
+/**
+ * Whether `socket` was opened by preconnect(): a request that fails on it before any response may be
+ * sent again on a new connection, as on a reused pooled one (the server may have closed it unused).
+ */
+export function isPreconnected(socket: object | null | undefined): boolean {
+  return socket != null && preconnected.has(socket);
+}
 
 /** Connections opened ahead of their request, by `host:port`: at most one per origin. */
 class ReadySockets {
@@ -47,6 +62,7 @@ class ReadySockets {
     socket.once('error', drop);
     socket.once('close', drop);
     socket.unref();
+    preconnected.add(socket);
     this.#byOrigin.set(origin, socket);
     this.#release.set(socket, () => {
       clearTimeout(timer);

@@ -550,6 +550,22 @@ describe('preconnect', () => {
     assert.equal(s.connections, 2);
   });
 
+  it('sends the request again on a new connection when the server drops the preconnected one as it is used', async () => {
+    const s = await serve((req, res, i) => {
+      if (i === 0) {
+        req.socket.destroy(); // as a server closing a connection that sat unused
+        return;
+      }
+      simple()(req, res, i);
+    });
+    preconnect(s.url);
+    await until(() => s.connections === 1, 'the preconnected socket');
+    const out = await run(sseRequest(s.url));
+    assert.equal(out.error, undefined);
+    assert.equal(out.events.length, 2);
+    assert.equal(s.connections, 2);
+  });
+
   it('drops a failure silently: the request meets it and reports it', async () => {
     const s = await serve(simple());
     const url = s.url;

@@ -13,7 +13,7 @@ import {
 import { request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { ProviderError } from '../types.js';
-import { httpAgent, httpsAgent } from './connection-pool.js';
+import { httpAgent, httpsAgent, isPreconnected } from './connection-pool.js';
 import { connectError, providerHttpError, readErrorBody, redact } from './errors.js';
 import { IdleAbort } from './idle-abort.js';
 
@@ -265,8 +265,9 @@ class SseExchange {
     if (creq !== this.#creq || this.#closing || this.ended || this.failure !== undefined) return;
     if (this.res === undefined) {
       const code = (err as { code?: unknown }).code;
-      if (creq.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && this.#staleRetries < MAX_STALE_SOCKET_RETRIES) {
-        // The server closed this kept-alive connection as we reused it; it never saw the request.
+      const notNew = creq.reusedSocket || isPreconnected(creq.socket);
+      if (notNew && (code === 'ECONNRESET' || code === 'EPIPE') && this.#staleRetries < MAX_STALE_SOCKET_RETRIES) {
+        // The server closed this kept-alive (or preconnected, still unused) connection as we used it; it never saw the request.
         this.#staleRetries++;
         this.send();
         return;
