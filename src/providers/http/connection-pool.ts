@@ -104,10 +104,42 @@ export const httpsAgent = withReadySockets(new HttpsAgent(AGENT_OPTIONS), readyH
 /** Whether the pool holds a free (kept-alive, idle) connection to `host:port`. */
 function hasFreeSocket(agent: HttpAgent, origin: string): boolean {
   // freeSockets is keyed by agent.getName(): "host:port:…" (more fields for TLS options).
-  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
-    if ((name === origin || name.startsWith(`${origin}:`)) && (sockets?.length ?? 0) > 0) return true;
+  const free = agent.freeSockets;
+  for (const name in free) {
+    if ((name === origin || name.startsWith(`${origin}:`)) && (free[name]?.length ?? 0) > 0) return true;
   }
   return false;
+}
+
+interface Origin {
+  readonly https: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, as the ready sockets and the pool's names have it. */
+  readonly key: string;
+}
+
+/** Parsed provider URLs (a handful per process): preconnect runs at every caller turn. */
+const origins = new Map<string, Origin | null>();
+
+/** `url`'s origin as node:http sees a request's options (host without IPv6 brackets, the port filled in); null if not http(s). */
+function originOf(url: string): Origin | null {
+  const known = origins.get(url);
+  if (known !== undefined) return known;
+  let origin: Origin | null = null;
+  try {
+    const u = new URL(url);
+    const https = u.protocol === 'https:';
+    if (https || u.protocol === 'http:') {
+      const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+      const port = u.port === '' ? (https ? 443 : 80) : Number(u.port);
+      origin = { https, host, port, key: `${host}:${port}` };
+    }
+  } catch {
+    origin = null;
+  }
+  if (origins.size < 256) origins.set(url, origin);
+  return origin;
 }
 
 /**
@@ -116,20 +148,10 @@ function hasFreeSocket(agent: HttpAgent, origin: string): boolean {
  * refused, TLS error) is dropped and met again, and reported, by the request itself.
  */
 export function preconnect(url: string, ttlMs = PRECONNECT_TTL_MS): void {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return;
-  }
-  const https = u.protocol === 'https:';
-  if (!https && u.protocol !== 'http:') return;
-  // As node:http sees a request's options: host without IPv6 brackets, the port filled in.
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  const port = u.port === '' ? (https ? 443 : 80) : Number(u.port);
-  const origin = `${host}:${port}`;
-  const ready = https ? readyHttps : readyHttp;
-  if (ready.has(origin) || hasFreeSocket(https ? httpsAgent : httpAgent, origin)) return;
-  const socket = https ? tlsConnect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}) }) : netConnect({ host, port });
-  ready.keep(origin, socket, ttlMs);
+  const o = originOf(url);
+  if (!o) return;
+  const ready = o.https ? readyHttps : readyHttp;
+  if (ready.has(o.key) || hasFreeSocket(o.https ? httpsAgent : httpAgent, o.key)) return;
+  const socket = o.https ? tlsConnect({ host: o.host, port: o.port, ...(isIP(o.host) === 0 ? { servername: o.host } : {}) }) : netConnect({ host: o.host, port: o.port });
+  ready.keep(o.key, socket, ttlMs);
 }
