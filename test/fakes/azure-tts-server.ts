@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import {
   closeServer,
   fakeTone,
+  likeCloudApi,
   listen,
   pickFault,
   readBody,
@@ -102,6 +103,7 @@ export async function startFakeAzureTts(script: FakeAzureTtsScript = {}): Promis
       streamBody(res, new Uint8Array(tone.buffer, tone.byteOffset, tone.byteLength), script.chunkBytes ?? 1001, fault);
     })();
   });
+  const connections = likeCloudApi(server);
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => closeServer(server) };
+  return { url: `http://127.0.0.1:${port}`, requests, connections, close: () => closeServer(server) };
 }

@@ -50,6 +50,8 @@ export interface FakeHttpServer {
   /** Base URL to give the provider (for OpenAI: ends in `/v1`). */
   readonly url: string;
   readonly requests: RecordedHttpRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: () => number;
   /** Stops listening and destroys every open connection, stalled ones included. */
   close(): Promise<void>;
 }
@@ -95,6 +97,17 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   const parts: Buffer[] = [];
   for await (const c of req) parts.push(c as Buffer);
   return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * Keep-alive as the cloud APIs do it: no `Keep-Alive: timeout` hint, idle connections left for the
+ * client to close (Node's server would otherwise close them after 5 s and say so). Counts connections.
+ */
+export function likeCloudApi(server: ReturnType<typeof createServer>): () => number {
+  server.keepAliveTimeout = 0;
+  let n = 0;
+  server.on('connection', () => n++);
+  return () => n;
 }
 
 export async function listen(server: ReturnType<typeof createServer>): Promise<number> {
@@ -162,6 +175,7 @@ export async function startFakeOpenAiTts(script: FakeOpenAiTtsScript = {}): Prom
       streamBody(res, bytes, script.chunkBytes ?? 4801, fault);
     })();
   });
+  const connections = likeCloudApi(server);
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}/v1`, requests, close: () => closeServer(server) };
+  return { url: `http://127.0.0.1:${port}/v1`, requests, connections, close: () => closeServer(server) };
 }

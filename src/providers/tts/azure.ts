@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { AudioFrame } from '../../audio/frame.js';
 import type { CallOptions, TtsProvider } from '../types.js';
 import { gatherText } from './openai-tts.js';
+import { preconnect } from '../http/connection-pool.js';
 import { fetchPcmFrames, PcmChunker } from './pcm-chunker.js';
 
 const PROVIDER = 'azure';
@@ -74,6 +75,11 @@ export class AzureTts implements TtsProvider {
     if (o.baseUrl === undefined && o.region === undefined) throw new Error('azure: region or baseUrl is required');
     const base = o.baseUrl ?? `https://${o.region}.tts.speech.microsoft.com`;
     this.url = `${base.replace(/\/+$/, '')}/cognitiveservices/v1`;
+  }
+
+  /** Opens a connection to the service ahead of the next sentence, unless one is pooled (see connection-pool.ts). */
+  prepare(): void {
+    preconnect(this.url);
   }
 
   async *synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame> {

@@ -42,6 +42,27 @@ async function expectProviderError(p: Promise<unknown>, retryable: boolean, patt
 const signal = (): AbortSignal => new AbortController().signal;
 
 describe('OpenAiTts', () => {
+  it('sentences seconds apart go out on one kept-alive connection, the API sending no Keep-Alive hint (fetch would drop it after 4 s)', async () => {
+    await withFake({ audioMs: 100 }, {}, async (tts, fake) => {
+      assert.ok((await collect(tts.synthesize(texts('One.'), { signal: signal() }))).length > 0);
+      await new Promise((r) => setTimeout(r, 4500));
+      assert.ok((await collect(tts.synthesize(texts('Two.'), { signal: signal() }))).length > 0);
+      assert.equal(fake.requests.length, 2);
+      assert.equal(fake.connections(), 1);
+    });
+  });
+
+  it('prepare() opens the connection ahead of the first sentence, which goes out on it', async () => {
+    await withFake({ audioMs: 100 }, {}, async (tts, fake) => {
+      tts.prepare();
+      for (let i = 0; i < 100 && fake.connections() === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(fake.connections(), 1, 'connected before any text');
+      assert.equal(fake.requests.length, 0);
+      assert.ok((await collect(tts.synthesize(texts('Hello.'), { signal: signal() }))).length > 0);
+      assert.equal(fake.connections(), 1);
+    });
+  });
+
   it('yields the streamed 24 kHz PCM as ~20 ms frames with every sample intact', async () => {
     await withFake({ audioMs: 510 }, {}, async (tts) => {
       assert.equal(tts.sampleRateHz, 24000);

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import type { AudioFrame } from '../../audio/frame.js';
 import type { CallOptions, TtsProvider } from '../types.js';
+import { preconnect } from '../http/connection-pool.js';
 import { fetchPcmFrames, PcmChunker } from './pcm-chunker.js';
 
 const PROVIDER = 'openai';
@@ -58,12 +59,21 @@ export class OpenAiTts implements TtsProvider {
   readonly name = PROVIDER;
   readonly sampleRateHz = OPENAI_TTS_SAMPLE_RATE_HZ;
 
-  constructor(private readonly o: OpenAiTtsOptions = {}) {}
+  private readonly url: string;
+
+  constructor(private readonly o: OpenAiTtsOptions = {}) {
+    this.url = `${(o.baseUrl ?? 'https://api.openai.com/v1').replace(/\/+$/, '')}/audio/speech`;
+  }
+
+  /** Opens a connection to the API ahead of the next sentence, unless one is pooled (see connection-pool.ts). */
+  prepare(): void {
+    preconnect(this.url);
+  }
 
   async *synthesize(text: AsyncIterable<string>, o: CallOptions): AsyncIterable<AudioFrame> {
     const input = await gatherText(text, o.signal);
     if (input === undefined) return;
-    const url = `${(this.o.baseUrl ?? 'https://api.openai.com/v1').replace(/\/+$/, '')}/audio/speech`;
+    const url = this.url;
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'audio/pcm' };
     if (this.o.apiKey) headers.authorization = `Bearer ${this.o.apiKey}`;
     for (const part of splitText(input, OPENAI_TTS_MAX_INPUT_CHARS)) {

@@ -9,7 +9,10 @@ import { audioFrame, type AudioFrame } from '../../audio/frame.js';
 import { mulawDecode } from '../../audio/mulaw.js';
 import { pcm16FromBytesLE } from '../../audio/pcm16.js';
 import { ProviderError } from '../types.js';
+import type { IncomingMessage } from 'node:http';
+import { readErrorBody } from '../http/errors.js';
 import { IdleAbort } from '../http/idle-abort.js';
+import { pooledPost } from '../http/pooled-post.js';
 
 /** Frame size yielded downstream: small enough for prompt barge-in, large enough to keep overhead low. */
 export const TTS_FRAME_DURATION_MS = 20;
@@ -144,35 +147,31 @@ export async function* fetchPcmFrames(r: PcmHttpRequest): AsyncGenerator<AudioFr
     const msg = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
     return new ProviderError(r.provider, `${phase}: ${redact(msg)}`, true, { cause: err });
   };
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let res: IncomingMessage | undefined;
   let finished = false;
   try {
     idle.arm();
-    let res: Response;
     try {
-      res = await fetch(r.url, { ...r.init, signal: idle.signal });
+      res = await pooledPost({ url: r.url, headers: r.init.headers, body: r.init.body, signal: idle.signal });
     } catch (err) {
       if (r.signal.aborted) return;
       throw failure('request failed', err);
     }
-    if (!res.ok) {
-      let detail = '';
-      try {
-        detail = (await res.text()).replace(/\s+/g, ' ').trim().slice(0, MAX_ERROR_DETAIL_CHARS);
-      } catch {
-        // The body is only decoration for the message.
-      }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+      idle.pause();
+      const detail = (await readErrorBody(res)).replace(/\s+/g, ' ').trim().slice(0, MAX_ERROR_DETAIL_CHARS);
       if (r.signal.aborted) return;
-      const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-      throw new ProviderError(r.provider, `HTTP ${res.status}${detail ? `: ${redact(detail)}` : ''}`, retryable);
+      finished = true; // readErrorBody left the connection reusable or destroyed it
+      const retryable = status === 408 || status === 429 || status >= 500;
+      throw new ProviderError(r.provider, `HTTP ${status}${detail ? `: ${redact(detail)}` : ''}`, retryable);
     }
-    if (!res.body) throw new ProviderError(r.provider, 'response has no body', true);
-    reader = res.body.getReader();
+    const body: AsyncIterator<Buffer> = res[Symbol.asyncIterator]();
     for (;;) {
       idle.arm();
-      let chunk: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+      let chunk: IteratorResult<Buffer>;
       try {
-        chunk = await reader.read();
+        chunk = await body.next();
       } catch (err) {
         if (r.signal.aborted) return;
         throw failure('connection dropped mid-stream', err);
@@ -187,8 +186,9 @@ export async function* fetchPcmFrames(r: PcmHttpRequest): AsyncGenerator<AudioFr
     finished = true;
     for (const f of r.chunker.end()) yield f;
   } finally {
-    // Aborted, failed or abandoned by the consumer: release the connection now rather than at GC.
+    // Aborted, failed or abandoned by the consumer: close the connection now (a body left unread
+    // would hold it); a response read to its end has already gone back to the pool.
     idle.dispose(!finished);
-    if (!finished) reader?.cancel().catch(() => undefined);
+    if (!finished) res?.destroy();
   }
 }

@@ -1,0 +1,58 @@
+// A POST on the shared kept-alive pools (connection-pool.ts), for the REST providers that stream a
+// response body (the HTTP text-to-speech ones). Not fetch: undici drops an idle connection after 4 s
+// unless the server sends a Keep-Alive hint (most APIs do not), so a call's replies, usually more than
+// 4 s apart, each waited for a new TCP + TLS connection before their audio could start.
+import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { httpAgent, httpsAgent, isPreconnected } from './connection-pool.js';
+
+/** New attempts when a pooled (or preconnected, unused) connection turns out to have been closed by the server as we used it. */
+const MAX_STALE_SOCKET_RETRIES = 2;
+
+export interface PooledPost {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  /** Aborting destroys the request (and its connection); the promise then rejects. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Sends the POST and resolves with the response once its head has arrived (any status; the body is
+ * the caller's to read or destroy). Rejects on network failure, an unusable URL, or abort.
+ */
+export function pooledPost(p: PooledPost): Promise<IncomingMessage> {
+  const url = new URL(p.url);
+  const https = url.protocol === 'https:';
+  if (!https && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported URL scheme ${url.protocol}`));
+  const payload = Buffer.from(p.body, 'utf8');
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    let retries = 0;
+    const send = (): void => {
+      const req: ClientRequest = (https ? httpsRequest : httpRequest)(url, {
+        method: 'POST',
+        headers: { ...p.headers, 'content-length': payload.byteLength },
+        agent: https ? httpsAgent : httpAgent,
+        signal: p.signal,
+      });
+      let responded = false;
+      req.on('response', (res) => {
+        responded = true;
+        resolve(res);
+      });
+      req.on('error', (err: Error & { code?: string }) => {
+        if (responded) return; // a failure reading the body: the response stream reports it
+        const notNew = req.reusedSocket || isPreconnected(req.socket);
+        if (!p.signal.aborted && notNew && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && retries < MAX_STALE_SOCKET_RETRIES) {
+          // The server closed this kept-alive connection as we used it; it never saw the request.
+          retries++;
+          send();
+          return;
+        }
+        reject(err);
+      });
+      req.end(payload);
+    };
+    send();
+  });
+}
