@@ -1,7 +1,8 @@
 // A POST on the shared kept-alive pools (connection-pool.ts), for the REST providers that stream a
 // response body (the HTTP text-to-speech ones). Not fetch: undici drops an idle connection after 4 s
-// unless the server sends a Keep-Alive hint (most APIs do not), so a call's replies, usually more than
-// 4 s apart, each waited for a new TCP + TLS connection before their audio could start.
+// unless the response carries a `Keep-Alive: timeout=` hint, so against a server that sends none a
+// call's replies, usually more than 4 s apart, each waited for a new TCP + TLS connection before
+// their audio could start. Here idle connections live FREE_SOCKET_TIMEOUT_MS (30 s).
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { httpAgent, httpsAgent, isPreconnected } from './connection-pool.js';
