@@ -41,6 +41,8 @@ export interface FakeWhisper {
   readonly requests: FakeWhisperRequest[];
   /** Requests whose connection closed before the fake answered (e.g. the client aborted). */
   readonly abandoned: () => number;
+  /** TCP connections accepted so far. */
+  readonly connections: () => number;
   /** The live script; tests may change it between requests. */
   readonly script: FakeWhisperScript;
   close(): Promise<void>;
@@ -113,7 +115,11 @@ export async function startFakeWhisper(script: FakeWhisperScript = {}): Promise<
   const http = createServer((req, res) => {
     handle(req, res).catch(() => req.socket.destroy());
   });
+  // Keep-alive as the cloud APIs do it: no `Keep-Alive: timeout` hint; the client closes idle connections.
+  http.keepAliveTimeout = 0;
+  let connections = 0;
   http.on('connection', (s: Socket) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -123,6 +129,7 @@ export async function startFakeWhisper(script: FakeWhisperScript = {}): Promise<
     url: `http://127.0.0.1:${port}/v1`,
     requests,
     abandoned: () => abandoned,
+    connections: () => connections,
     script,
     async close() {
       for (const s of sockets) s.destroy();

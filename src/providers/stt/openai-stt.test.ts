@@ -44,6 +44,23 @@ after(async () => {
 const signal = new AbortController().signal;
 
 describe('OpenAiStt', () => {
+  it('utterances seconds apart go up on one kept-alive connection, the server sending no Keep-Alive hint (fetch would drop it after 4 s)', async () => {
+    const { fake, stt } = await setup({ texts: ['one', 'two'] });
+    assert.deepEqual(await collect(stt.transcribe(frames(3), { signal })), [{ kind: 'final', text: 'one' }]);
+    await new Promise((r) => setTimeout(r, 4500));
+    assert.deepEqual(await collect(stt.transcribe(frames(3), { signal })), [{ kind: 'final', text: 'two' }]);
+    assert.equal(fake.connections(), 1);
+  });
+
+  it('prepare() opens the connection ahead of the first upload, which goes up on it', async () => {
+    const { fake, stt } = await setup({ texts: ['hello'] });
+    stt.prepare();
+    for (let i = 0; i < 100 && fake.connections() === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(fake.connections(), 1);
+    assert.deepEqual(await collect(stt.transcribe(frames(3), { signal })), [{ kind: 'final', text: 'hello' }]);
+    assert.equal(fake.connections(), 1);
+  });
+
   it('uploads the utterance as a WAV and yields the text as one final', async () => {
     const { fake, stt } = await setup({ apiKey: KEY, texts: ['I would like a room.'] }, { apiKey: KEY, language: 'en', prompt: 'Hotel Parley' });
     const events = await collect(stt.transcribe(frames(3), { signal }));

@@ -11,6 +11,8 @@ import type { AudioFrame } from '../../audio/frame.js';
 import { concatPcm16 } from '../../audio/pcm16.js';
 import { StreamingResampler } from '../../audio/resampler.js';
 import { encodeWav } from '../../audio/wav.js';
+import { preconnect } from '../http/connection-pool.js';
+import { multipartForm, pooledPost, readWholeBody } from '../http/pooled-post.js';
 import { ProviderError, type CallOptions, type SttProvider, type TranscriptEvent } from '../types.js';
 
 const PROVIDER = 'openai';
@@ -23,6 +25,8 @@ const DEFAULT_MODEL = 'whisper-1';
 const DEFAULT_TIMEOUT_MS = 15_000;
 /** Error bodies can be large HTML pages from proxies; keep messages readable. */
 const MAX_ERROR_DETAIL_CHARS = 200;
+/** A transcript of one turn is a few KB of JSON; anything past this is not one. */
+const MAX_RESPONSE_BYTES = 1 << 20;
 
 /** Options for {@link OpenAiStt}, as accepted from a tenant file by {@link openAiSttOptionsSchema}. */
 export interface OpenAiSttOptions {
@@ -124,6 +128,14 @@ export class OpenAiStt implements SttProvider {
     yield { kind: 'final', text };
   }
 
+  /**
+   * Opens a connection to the server ahead of the first upload (the stream is starting), unless the
+   * shared pool holds a free one: see connection-pool.ts.
+   */
+  prepare(): void {
+    preconnect(this.url);
+  }
+
   /** Nothing is held between utterances; marks the provider closed. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
@@ -131,22 +143,24 @@ export class OpenAiStt implements SttProvider {
 
   /** Uploads one WAV; returns the transcript, or undefined when the caller aborted. */
   private async request(wav: Buffer, callerSignal: AbortSignal): Promise<string | undefined> {
-    const form = new FormData();
-    form.append('file', new Blob([wav], { type: 'audio/wav' }), 'audio.wav');
-    form.append('model', this.model);
-    form.append('response_format', 'json');
-    if (this.options.language) form.append('language', this.options.language);
-    if (this.options.prompt) form.append('prompt', this.options.prompt);
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const fields: [string, string][] = [
+      ['model', this.model],
+      ['response_format', 'json'],
+    ];
+    if (this.options.language) fields.push(['language', this.options.language]);
+    if (this.options.prompt) fields.push(['prompt', this.options.prompt]);
+    const form = multipartForm(fields, { field: 'file', filename: 'audio.wav', type: 'audio/wav', data: wav });
+    const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': form.contentType };
     if (this.options.apiKey) headers.Authorization = `Bearer ${this.options.apiKey}`;
     const deadline = AbortSignal.timeout(this.timeoutMs);
     const signal = AbortSignal.any([callerSignal, deadline]);
     try {
-      const res = await fetch(this.url, { method: 'POST', headers, body: form, signal });
-      const body = await res.text();
-      if (!res.ok) {
-        const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-        throw new ProviderError(PROVIDER, `HTTP ${res.status}${this.detail(body)}`, retryable);
+      const res = await pooledPost({ url: this.url, headers, body: form.body, signal });
+      const body = await readWholeBody(res, MAX_RESPONSE_BYTES);
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) {
+        const retryable = status === 408 || status === 429 || status >= 500;
+        throw new ProviderError(PROVIDER, `HTTP ${status}${this.detail(body)}`, retryable);
       }
       let parsed: unknown;
       try {
