@@ -7,9 +7,11 @@ import { callWith, sleep } from './interruption-test-support.js';
 
 /** The caller speaks again 0.7 s (media time) after the question ended: 35 frames of silence. */
 const SOON = { silenceAfterAnswerStartsFrames: 0 };
+/** The agent's setting under test (off by default). */
+const ON = { continuationWindowMs: 1000 };
 
 test('words soon after the turn ended, over the first words of its answer, are answered together with it', async () => {
-  const c = await callWith(['what is on', 'at the pool'], {}, SOON);
+  const c = await callWith(['what is on', 'at the pool'], ON, SOON);
   try {
     await c.feed(true, 40);
     await c.feed(false, 40);
@@ -26,6 +28,19 @@ test('words soon after the turn ended, over the first words of its answer, are a
     assert.equal((abandoned?.data as { reason?: string } | undefined)?.reason, 'caller_continued');
     assert.ok(!(await c.events()).some((e) => e.type === 'barge_in.resumed'));
     assert.match(await c.metrics.registry.metrics(), /parley_caller_continued_total\{reply_phase="speaking"\} 1/);
+  } finally {
+    await c.end();
+  }
+});
+
+test('off by default: the same words are an interruption, answered on their own', async () => {
+  const c = await callWith(['what is on', 'at the pool'], {}, SOON);
+  try {
+    await c.feed(true, 40);
+    await c.feed(false, 40);
+    await sleep(300);
+    assert.deepEqual(c.llm.requests[1]!.req.messages.at(-1), { role: 'user', content: 'at the pool' });
+    assert.deepEqual(await c.userTurns(), ['what is on', 'at the pool']);
   } finally {
     await c.end();
   }
@@ -49,7 +64,7 @@ test('the same words later than continuationWindowMs after the turn are an inter
 });
 
 test('a backchannel soon after the turn still lets the agent go on with its answer', async () => {
-  const c = await callWith(['what is on', 'okay'], {}, SOON);
+  const c = await callWith(['what is on', 'okay'], ON, SOON);
   try {
     await c.feed(true, 15);
     await c.feed(false, 25);
