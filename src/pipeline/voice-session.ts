@@ -272,11 +272,7 @@ export class VoiceSession implements MediaHandler {
     switch (ev.kind) {
       case 'speech_start':
         this.openUtterance(ev.atMs);
-        // A TTS socket or a pooled LLM connection left idle (the caller listened or thought for a while)
-        // is closed after its idle period; reopen them while the caller talks, so the reply does not
-        // wait for the handshakes.
-        this.tts.prepare();
-        this.d.llm.prepare?.();
+        this.readyForReply();
         return;
       case 'speech_confirmed':
         this.clearSilenceTimer();
@@ -315,11 +311,8 @@ export class VoiceSession implements MediaHandler {
         }
         u.audio.close();
         this.utterance = undefined;
-        // Again at the turn end: a long turn may have outlasted what was readied at its start (the TTS
-        // socket's idle period, a preconnected LLM socket's 4 s). The handshakes then overlap the final
-        // transcript and the model's first words.
-        this.tts.prepare();
-        this.d.llm.prepare?.();
+        // Again at the turn end: a long turn may have outlasted what was readied at its start.
+        this.readyForReply();
         // Only a backchannel so far ("okay", short): go on now, not a final transcript later (that
         // can take a few hundred ms); should the final show more words, they are answered then.
         const s = this.suspended;
@@ -334,6 +327,17 @@ export class VoiceSession implements MediaHandler {
         throw new Error(`unknown turn event ${JSON.stringify(unreachable)}`);
       }
     }
+  }
+
+  /**
+   * Readies the LLM and TTS connections a reply will need. A TTS socket or a pooled LLM connection
+   * left idle (the caller listened or thought for a while) is closed after its idle period (15 s; a
+   * preconnected LLM socket after 4 s); reopened while the caller talks, the reply does not wait for
+   * the handshakes. Cheap when they are open.
+   */
+  private readyForReply(): void {
+    this.tts.prepare();
+    this.d.llm.prepare?.();
   }
 
   private openUtterance(atMediaMs: number): void {

@@ -3,7 +3,7 @@
 // quiet spell does not wait for TCP and TLS. A self-hosted server with a call every few minutes
 // finds its pool empty at every call (free sockets are closed after FREE_SOCKET_TIMEOUT_MS), and the
 // first reply then waited two to three round trips to the model's API before the request even left.
-import { Agent as HttpAgent, type AgentOptions } from 'node:http';
+import { type AgentOptions, type ClientRequest, Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -33,17 +33,24 @@ const AGENT_OPTIONS: AgentOptions = {
 /** Every socket preconnect() opened, taken or not. */
 const preconnected = new WeakSet<object>();
 
+/** New attempts for a request whose connection the server had closed unused (see lostUnusedConnection). */
+export const MAX_STALE_SOCKET_RETRIES = 2;
+
 /**
- * Whether `socket` was opened by preconnect(): a request that fails on it before any response may be
- * sent again on a new connection, as on a reused pooled one (the server may have closed it unused).
+ * Whether `req` failed, before any response, because the server closed its connection as we used it:
+ * a kept-alive one reused from the pool, or one preconnect() opened, reset or broken on the write. The
+ * server never saw the request, so it may be sent again on a new connection.
  */
-export function isPreconnected(socket: object | null | undefined): boolean {
-  return socket != null && preconnected.has(socket);
+export function lostUnusedConnection(req: ClientRequest, err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  const notNew = req.reusedSocket || (req.socket != null && preconnected.has(req.socket));
+  return notNew && (code === 'ECONNRESET' || code === 'EPIPE');
 }
 
 /** Connections opened ahead of their request, by `host:port`: at most one per origin. */
 class ReadySockets {
-  readonly #byOrigin = new Map<string, Socket>();
+  /** Each ready socket, with what detaches our listeners and timer from it. */
+  readonly #byOrigin = new Map<string, { readonly socket: Socket; readonly release: () => void }>();
 
   has(origin: string): boolean {
     return this.#byOrigin.has(origin);
@@ -52,7 +59,7 @@ class ReadySockets {
   /** Keeps `socket` for `origin` until it is taken, fails, closes or `ttlMs` passes. */
   keep(origin: string, socket: Socket, ttlMs: number): void {
     const drop = (): void => {
-      if (this.#byOrigin.get(origin) !== socket) return;
+      if (this.#byOrigin.get(origin)?.socket !== socket) return;
       this.#byOrigin.delete(origin);
       clearTimeout(timer);
       socket.destroy();
@@ -63,27 +70,24 @@ class ReadySockets {
     socket.once('close', drop);
     socket.unref();
     preconnected.add(socket);
-    this.#byOrigin.set(origin, socket);
-    this.#release.set(socket, () => {
+    const release = (): void => {
       clearTimeout(timer);
       socket.removeListener('error', drop);
       socket.removeListener('close', drop);
-    });
+    };
+    this.#byOrigin.set(origin, { socket, release });
   }
 
   /** The ready socket for `origin`, handed over to its new owner (ref'd, no listeners of ours); undefined if none. */
   take(origin: string): Socket | undefined {
-    const socket = this.#byOrigin.get(origin);
-    if (!socket) return undefined;
+    const ready = this.#byOrigin.get(origin);
+    if (!ready) return undefined;
     this.#byOrigin.delete(origin);
-    this.#release.get(socket)?.();
-    this.#release.delete(socket);
-    if (socket.destroyed) return undefined;
-    socket.ref();
-    return socket;
+    ready.release();
+    if (ready.socket.destroyed) return undefined;
+    ready.socket.ref();
+    return ready.socket;
   }
-
-  readonly #release = new WeakMap<Socket, () => void>();
 }
 
 type CreateConnection = (options: { host?: string | null; port?: number | string | null }, callback: unknown) => unknown;

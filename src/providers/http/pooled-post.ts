@@ -6,10 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { httpAgent, httpsAgent, isPreconnected } from './connection-pool.js';
-
-/** New attempts when a pooled (or preconnected, unused) connection turns out to have been closed by the server as we used it. */
-const MAX_STALE_SOCKET_RETRIES = 2;
+import { httpAgent, httpsAgent, lostUnusedConnection, MAX_STALE_SOCKET_RETRIES } from './connection-pool.js';
 
 export interface PooledPost {
   readonly url: string;
@@ -42,11 +39,9 @@ export function pooledPost(p: PooledPost): Promise<IncomingMessage> {
         responded = true;
         resolve(res);
       });
-      req.on('error', (err: Error & { code?: string }) => {
+      req.on('error', (err: Error) => {
         if (responded) return; // a failure reading the body: the response stream reports it
-        const notNew = req.reusedSocket || isPreconnected(req.socket);
-        if (!p.signal.aborted && notNew && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && retries < MAX_STALE_SOCKET_RETRIES) {
-          // The server closed this kept-alive connection as we used it; it never saw the request.
+        if (!p.signal.aborted && lostUnusedConnection(req, err) && retries < MAX_STALE_SOCKET_RETRIES) {
           retries++;
           send();
           return;

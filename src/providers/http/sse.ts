@@ -13,7 +13,7 @@ import {
 import { request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { ProviderError } from '../types.js';
-import { httpAgent, httpsAgent, isPreconnected } from './connection-pool.js';
+import { httpAgent, httpsAgent, lostUnusedConnection, MAX_STALE_SOCKET_RETRIES } from './connection-pool.js';
 import { connectError, providerHttpError, readErrorBody, redact } from './errors.js';
 import { IdleAbort } from './idle-abort.js';
 
@@ -125,8 +125,6 @@ const QUEUE_HIGH_WATER = 64;
  * pool. Any further body data, or this deadline, closes the connection instead.
  */
 const DRAIN_GRACE_MS = 500;
-/** New attempts when a pooled connection turns out to have been closed by the server just as we reused it. */
-const MAX_STALE_SOCKET_RETRIES = 2;
 
 /** Request options for `req`; throws a non-retryable ProviderError for a URL we cannot use. */
 function requestOptions(req: SseRequest, contentLength: number): RequestOptions {
@@ -264,10 +262,7 @@ class SseExchange {
   #onError(creq: ClientRequest, err: unknown): void {
     if (creq !== this.#creq || this.#closing || this.ended || this.failure !== undefined) return;
     if (this.res === undefined) {
-      const code = (err as { code?: unknown }).code;
-      const notNew = creq.reusedSocket || isPreconnected(creq.socket);
-      if (notNew && (code === 'ECONNRESET' || code === 'EPIPE') && this.#staleRetries < MAX_STALE_SOCKET_RETRIES) {
-        // The server closed this kept-alive (or preconnected, still unused) connection as we used it; it never saw the request.
+      if (lostUnusedConnection(creq, err) && this.#staleRetries < MAX_STALE_SOCKET_RETRIES) {
         this.#staleRetries++;
         this.send();
         return;
