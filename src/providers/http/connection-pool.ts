@@ -13,7 +13,7 @@ const FREE_SOCKET_TIMEOUT_MS = 30_000;
 /**
  * How long a preconnected socket waits for its request; then it is closed. Below the 5 s after which
  * common servers (uvicorn, Node's own) close an idle connection, so that one is rarely taken as the
- * server lets it go (and if it is, the request is sent again on a new one, see isPreconnected).
+ * server lets it go (and if it is, the request is sent again on a new one, see lostUnusedConnection).
  */
 export const PRECONNECT_TTL_MS = 4_000;
 
