@@ -223,7 +223,7 @@ export interface SimulatedCallResult {
   readonly closeReason: string;
 }
 
-type PlayItem = { kind: 'audio'; samples: Int16Array } | { kind: 'mark'; name: string };
+type PlayItem = { kind: 'audio'; samples: Int16Array; /** When it reached the handset (ms since the call started). */ arrivedMs: number } | { kind: 'mark'; name: string };
 
 /** Index just past the last sample louder than the line-noise floor. */
 function voicedEnd(samples: Int16Array): number {
@@ -410,7 +410,8 @@ async function runStream(
     if (msg.event === 'media' && msg.media?.payload) {
       // Messages may carry several 20 ms frames: the handset plays one frame per tick.
       const samples = mulawDecode(Buffer.from(msg.media.payload, 'base64'));
-      for (let at = 0; at < samples.length; at += FRAME_SAMPLES) playQueue.push({ kind: 'audio', samples: samples.subarray(at, at + FRAME_SAMPLES) });
+      const arrivedMs = elapsed();
+      for (let at = 0; at < samples.length; at += FRAME_SAMPLES) playQueue.push({ kind: 'audio', samples: samples.subarray(at, at + FRAME_SAMPLES), arrivedMs });
     }
     else if (msg.event === 'mark' && msg.mark?.name) playQueue.push({ kind: 'mark', name: msg.mark.name });
     else if (msg.event === 'clear') {
@@ -457,7 +458,8 @@ async function runStream(
   const silenceFrame = new Int16Array(FRAME_SAMPLES);
   const outFrame = new Int16Array(FRAME_SAMPLES);
   const noise = { seed: 0x5eed };
-  const tick = (): void => {
+  /** One tick of the handset: `dueMs` is when it was due (later when this process was stalled and catches up). */
+  const tick = (dueMs: number): void => {
     const nowMs = elapsed();
     const frame = outFrame;
     frame.fill(0);
@@ -476,7 +478,11 @@ async function runStream(
     send({ event: 'media', streamSid, media: { track: 'inbound', chunk: String(++chunk), timestamp: String(chunk * FRAME_MS), payload: Buffer.from(bytes).toString('base64') } });
     // Play one frame of agent audio; marks right behind played audio are reached now.
     drainMarks();
-    const item = playQueue.shift();
+    // A phone cannot play audio before it arrives: when this process was stalled, the ticks it catches up
+    // on (due in the past) play only what had arrived by then, or the echo would come back earlier than the
+    // audio left the server. Rounded to the nearest tick.
+    const head = playQueue[0];
+    const item = head?.kind === 'audio' && head.arrivedMs > dueMs + FRAME_MS / 2 ? undefined : playQueue.shift();
     let played: Int16Array = silenceFrame;
     if (item?.kind === 'audio') {
       played = item.samples;
@@ -498,7 +504,7 @@ async function runStream(
   let nextTickMs = 0;
   const timer = (async () => {
     while (!closed) {
-      tick();
+      tick(nextTickMs);
       nextTickMs += FRAME_MS;
       const wait = nextTickMs - elapsed();
       await new Promise((r) => setTimeout(r, Math.max(0, wait)));
