@@ -78,6 +78,20 @@ const MAX_FREEZE_BLOCKS = 300;
  * playing some tens of ms off the locked delay (carrier buffering, playout jitter).
  */
 const SMEAR_BLOCKS = 6;
+/**
+ * A run of agent audio that starts playing when it is sent (the carrier's buffer had run dry) plays when its
+ * first frame reaches the carrier, and the rest of the run follows that frame. Network delay on that one
+ * frame (a slow hop, a TCP retransmission on the media WebSocket) puts the whole run's echo that much past
+ * the locked delay, beyond the ±SMEAR_BLOCKS tolerance. Until a new run's own offset is known its echo is
+ * expected up to this much later (100 ms), never earlier: audio cannot play before it is sent.
+ */
+const LATE_RUN_BLOCKS = 20;
+/** Blocks of a new run's audio whose echo is compared at each offset 0…LATE_RUN_BLOCKS to place the run (200 ms). */
+const RUN_FIT_BLOCKS = 40;
+/** A run found to play at least this much later (15 ms) than sent is moved there; less is within the tolerance. */
+const MIN_RUN_SHIFT_BLOCKS = 3;
+/** Correlation a run's offset must reach, and by how much it must beat playing as sent, to move the run. */
+const RUN_FIT_CORRELATION = 0.5;
 /** Reference blocks quieter than this (amplitude, int16 units; about -66 dBFS) count as silence. */
 const ACTIVE_AMPLITUDE = 16;
 /** Floor of the tracked inbound noise energy (about -75 dBFS). */
@@ -189,6 +203,23 @@ export class EchoSuppressor {
   #lastActive = -1;
   #activeStart = 0;
 
+  // The newest run placed at its send time, while its offset is not yet known (LATE_RUN_BLOCKS).
+  /** Its first block, and its first audible block (-1: none yet; both -1: no run pending). */
+  #runStart = -1;
+  #runActive = -1;
+  /** Sums comparing its echo with the reference at each offset 0…LATE_RUN_BLOCKS (plain, not weighted). */
+  readonly #runSy = new Float64Array(LATE_RUN_BLOCKS + 1);
+  readonly #runSyy = new Float64Array(LATE_RUN_BLOCKS + 1);
+  readonly #runSxy = new Float64Array(LATE_RUN_BLOCKS + 1);
+  #runW = 0;
+  #runSx = 0;
+  #runSxx = 0;
+  /** The pending run's echo came later than LATE_RUN_BLOCKS can place: it stays pending (expected late) until a new lock. */
+  #runBeyondReach = false;
+  /** The last run moved because it played late: where it started as placed, and by how many blocks (-1, 0: none). */
+  #lateStart = -1;
+  #lateBlocks = 0;
+
   // Correlation sums per lag (exponentially weighted).
   readonly #sy: Float64Array;
   readonly #syy: Float64Array;
@@ -251,7 +282,7 @@ export class EchoSuppressor {
     this.#noEchoAfterBlocks = Math.ceil(o.noEchoAfterMs / BLOCK_MS);
     this.#lockCorrelation = o.lockCorrelation;
     this.#decayAmp = 10 ** (-(o.tailDecayDbPer10Ms * BLOCK_MS) / 10 / 20);
-    this.#aheadLimitSamples = (RING_BLOCKS - this.#numLags - 4 * SMEAR_BLOCKS) * this.#blk;
+    this.#aheadLimitSamples = (RING_BLOCKS - this.#numLags - 4 * SMEAR_BLOCKS - 2 * LATE_RUN_BLOCKS) * this.#blk;
     this.#snapWindowSamples = SNAP_WINDOW_MS * this.#samplesPerMs;
     this.#snapLateSamples = SNAP_LATE_MS * this.#samplesPerMs;
     this.#negligibleEcho = 2 ** -56 / (this.#blk * Math.max(1, this.#marginEnergy));
@@ -272,6 +303,10 @@ export class EchoSuppressor {
     this.#validEnd = 0;
     this.#lastActive = -1;
     this.#activeStart = 0;
+    this.#runStart = -1;
+    this.#runActive = -1;
+    this.#lateStart = -1;
+    this.#lateBlocks = 0;
     this.#sy.fill(0);
     this.#syy.fill(0);
     this.#sxy.fill(0);
@@ -339,6 +374,9 @@ export class EchoSuppressor {
     const now = Math.round(this.#pos(atMs));
     // Plays when sent, or right after what is still queued at the carrier.
     let pos = now > this.#writeEnd ? now : this.#writeEnd;
+    // The carrier's buffer ran dry: a new run, which plays when this frame arrives there. (Placed only
+    // against a locked delay; before that the search window is wide anyway.)
+    if (now > this.#writeEnd + this.#blk && this.#state === 'locked') this.#startRun(Math.floor(now / this.#blk));
     let n = samples.length;
     // Audio queued absurdly far ahead would overwrite history still needed: keep what fits.
     const limit = now + this.#aheadLimitSamples;
@@ -363,6 +401,7 @@ export class EchoSuppressor {
       const amp = Math.sqrt(total / blk);
       this.#refAmp[slot] = amp;
       this.#refEnv[slot] = Math.sqrt((total + this.#refSum[(b - 1) & mask]!) / (2 * blk));
+      if (amp > ACTIVE_AMPLITUDE && this.#runStart >= 0 && this.#runActive < 0) this.#runActive = b;
       if (amp > ACTIVE_AMPLITUDE && b > this.#lastActive) {
         // A new run starts after a silence longer than the search window.
         if (b - this.#lastActive > this.#numLags + SMEAR_BLOCKS) this.#activeStart = b;
@@ -522,10 +561,10 @@ export class EchoSuppressor {
    * gain ramp at rest. Such a frame predicts nothing and learns nothing.
    */
   #idle(ib: number): boolean {
-    const edge = ib - this.#numLags - SMEAR_BLOCKS;
+    const edge = ib - this.#numLags - SMEAR_BLOCKS - LATE_RUN_BLOCKS;
     // Agent audio in the window, or sent ahead of it; or the ring no longer reaches back over the window
-    // (the full path handles that rare case).
-    if (this.#lastActive > edge || this.#validEnd - RING_BLOCKS > edge || this.#lastGain !== 1) return false;
+    // (the full path handles that rare case); or a run being placed.
+    if (this.#lastActive > edge || this.#validEnd - RING_BLOCKS > edge || this.#lastGain !== 1 || this.#runStart >= 0) return false;
     if (this.#state === 'no_echo') return true;
     // The hold only decays from here on, so the first block's bound holds for the whole frame.
     const predicted = this.#hold * (this.#state === 'locked' ? this.#gain : this.#initialGainAmp);
@@ -607,7 +646,7 @@ export class EchoSuppressor {
     const mask = RING_BLOCKS - 1;
     if (this.#validEnd < ib + SMEAR_BLOCKS + 1) this.#extendTo(ib + SMEAR_BLOCKS + 1);
     // The ring no longer reaches back over the window (inbound stalled for seconds): nothing to go on.
-    if (this.#validEnd - RING_BLOCKS > ib - lags - SMEAR_BLOCKS) {
+    if (this.#validEnd - RING_BLOCKS > ib - lags - SMEAR_BLOCKS - 2 * LATE_RUN_BLOCKS) {
       this.#hold = 0;
       return 0;
     }
@@ -620,8 +659,12 @@ export class EchoSuppressor {
     if (this.#state === 'locked') {
       let peak = 0;
       const center = ib - this.#lag;
-      if (this.#lastActive >= center - SMEAR_BLOCKS) {
-        for (let k = -SMEAR_BLOCKS; k <= SMEAR_BLOCKS; k++) {
+      // The echo of a run not yet placed may come up to LATE_RUN_BLOCKS later than the delay says.
+      // (Twice that when its echo came later than that: the path has moved, and the delay search is on it.)
+      const from = this.#runActive >= 0 && center + SMEAR_BLOCKS >= this.#runActive ? -SMEAR_BLOCKS - (this.#runBeyondReach ? 2 : 1) * LATE_RUN_BLOCKS : -SMEAR_BLOCKS;
+      if (full && this.#runActive >= 0 && center >= this.#runActive) this.#fitRun(center, Math.sqrt((x + this.#prevX) / 2));
+      if (this.#lastActive >= center + from) {
+        for (let k = from; k <= SMEAR_BLOCKS; k++) {
           const y = amp[(center + k) & mask]!;
           if (y > peak) peak = y;
         }
@@ -660,6 +703,103 @@ export class EchoSuppressor {
     }
     this.#prevX = x;
     return echo;
+  }
+
+  /**
+   * Moves the reference from block `start` on by `d` blocks (later when positive), the gap it leaves becoming
+   * silence: a run found to play late goes where it played, so its echo is predicted there and the delay
+   * search learns the delay of audio that plays as sent.
+   */
+  #moveRun(start: number, d: number): void {
+    const mask = RING_BLOCKS - 1;
+    const end = this.#validEnd;
+    const sum = this.#refSum;
+    const amp = this.#refAmp;
+    const env = this.#refEnv;
+    if (d > 0) {
+      for (let b = end - 1; b >= Math.max(start, end - RING_BLOCKS + d); b--) {
+        sum[(b + d) & mask] = sum[b & mask]!;
+        amp[(b + d) & mask] = amp[b & mask]!;
+        env[(b + d) & mask] = env[b & mask]!;
+      }
+      for (let b = start; b < start + d; b++) sum[b & mask] = amp[b & mask] = env[b & mask] = 0;
+      this.#validEnd = end + d;
+    } else {
+      for (let b = Math.max(start, end - RING_BLOCKS - d); b < end; b++) {
+        sum[(b + d) & mask] = sum[b & mask]!;
+        amp[(b + d) & mask] = amp[b & mask]!;
+        env[(b + d) & mask] = env[b & mask]!;
+      }
+      for (let b = end + d; b < end; b++) sum[b & mask] = amp[b & mask] = env[b & mask] = 0;
+    }
+    const first = d > 0 ? start + d : start;
+    env[first & mask] = Math.sqrt((sum[first & mask]! + sum[(first - 1) & mask]!) / (2 * this.#blk));
+    this.#writeEnd += d * this.#blk;
+    if (this.#lastActive >= start) this.#lastActive += d;
+    if (this.#activeStart >= start) this.#activeStart += d;
+    this.#lateStart = d > 0 ? start : -1;
+    this.#lateBlocks = d > 0 ? d : 0;
+  }
+
+  /** A run placed at its send time starts at block `b`: its offset is to be found (see LATE_RUN_BLOCKS). */
+  #startRun(b: number): void {
+    this.#runStart = b;
+    this.#runBeyondReach = false;
+    this.#runActive = -1;
+    this.#runSy.fill(0);
+    this.#runSyy.fill(0);
+    this.#runSxy.fill(0);
+    this.#runW = 0;
+    this.#runSx = 0;
+    this.#runSxx = 0;
+  }
+
+  /**
+   * Adds the inbound envelope `a` whose echo, played as sent, would be of reference block `c` to the run's
+   * sums at every offset; once the run's first RUN_FIT_BLOCKS have been seen at every offset, places it.
+   */
+  #fitRun(c: number, a: number): void {
+    if (this.#runBeyondReach) return;
+    const env = this.#refEnv;
+    const mask = RING_BLOCKS - 1;
+    this.#runW += 1;
+    this.#runSx += a;
+    this.#runSxx += a * a;
+    for (let d = 0; d <= LATE_RUN_BLOCKS; d++) {
+      const y = env[(c - d) & mask]!;
+      this.#runSy[d]! += y;
+      this.#runSyy[d]! += y * y;
+      this.#runSxy[d]! += a * y;
+    }
+    if (c < this.#runActive + RUN_FIT_BLOCKS + LATE_RUN_BLOCKS) return;
+    const w = this.#runW;
+    const mx = this.#runSx / w;
+    const vx = this.#runSxx / w - mx * mx;
+    let best = 0;
+    let bestR = -1;
+    let r0 = -1;
+    for (let d = 0; d <= LATE_RUN_BLOCKS; d++) {
+      const my = this.#runSy[d]! / w;
+      const vy = this.#runSyy[d]! / w - my * my;
+      const cov = this.#runSxy[d]! / w - mx * my;
+      const r = vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : 0;
+      if (d === 0) r0 = r;
+      if (r > bestR) {
+        bestR = r;
+        best = d;
+      }
+    }
+    const start = this.#runStart;
+    const clear = bestR >= RUN_FIT_CORRELATION && bestR > r0 + SWITCH_MARGIN;
+    if (clear && best >= LATE_RUN_BLOCKS - 1) {
+      // Later than a run can be placed: the echo path itself has moved. The delay search will find that; until
+      // it does, or the next run starts, this run's echo is still expected late.
+      this.#runBeyondReach = true;
+      return;
+    }
+    this.#runStart = -1;
+    this.#runActive = -1;
+    if (clear && best >= MIN_RUN_SHIFT_BLOCKS) this.#moveRun(start, best);
   }
 
   /**
@@ -779,6 +919,8 @@ export class EchoSuppressor {
     }
     if (current.r < UNLOCK_CORRELATION) {
       this.#state = 'no_echo';
+      this.#runStart = -1;
+      this.#runActive = -1;
       return;
     }
     this.#correlation = current.r;
@@ -786,6 +928,15 @@ export class EchoSuppressor {
   }
 
   #lockAt(L: number): void {
+    // Run offsets were found against the old delay.
+    if (this.#state === 'locked' && L !== this.#lag) {
+      // The last run moved may have moved because the path changed: put it back where it was sent.
+      if (this.#lateStart >= 0 && this.#lateStart > this.#validEnd - RING_BLOCKS + this.#lateBlocks) this.#moveRun(this.#lateStart + this.#lateBlocks, -this.#lateBlocks);
+      this.#lateStart = -1;
+      this.#lateBlocks = 0;
+      this.#runStart = -1;
+      this.#runActive = -1;
+    }
     const fit = this.#fit(L);
     this.#state = 'locked';
     this.#lag = L;

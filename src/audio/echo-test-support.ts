@@ -62,6 +62,12 @@ export interface SpeakerphoneOptions {
   readonly caller?: { readonly samples: Int16Array; readonly startMs: number };
   /** Line noise level (white, dBFS); default -55. */
   readonly noiseDbfs?: number;
+  /**
+   * Outbound frames reach the carrier up to this late (uniform); default 6. Within a run the pacer's lead
+   * absorbs it, but the first frame of a run (after the carrier's buffer ran dry) plays when it arrives,
+   * and the rest of the run follows it: the whole run's echo comes that much later.
+   */
+  readonly outboundJitterMs?: number;
   /** Inbound frames arrive up to this late (uniform); default 8. */
   readonly inboundJitterMs?: number;
   /** Length of the inbound stream; default: until 800 ms after the last echo or caller sample. */
@@ -99,7 +105,7 @@ interface SendPlan {
 }
 
 /** Sends the agent audio as the pacer would and works out when the carrier plays each frame. */
-function paceOutbound(agent: readonly AgentAudio[], sampleRateHz: number, rand: () => number, clearAtMs = Infinity): SendPlan {
+function paceOutbound(agent: readonly AgentAudio[], sampleRateHz: number, rand: () => number, clearAtMs = Infinity, jitterMs = 6): SendPlan {
   const frameSamples = (sampleRateHz * FRAME_MS) / 1000;
   const queue: { samples: Int16Array; availableAtMs: number }[] = [];
   for (const a of agent) {
@@ -120,7 +126,7 @@ function paceOutbound(agent: readonly AgentAudio[], sampleRateHz: number, rand: 
     const f = queue[next++]!;
     sent.push({ samples: f.samples, atMs: nowMs });
     // Network jitter on the way to the carrier; it plays frames back to back.
-    const playAt = Math.max(nowMs + rand() * 6, playEndMs);
+    const playAt = Math.max(nowMs + rand() * jitterMs, playEndMs);
     playAtMs.push(playAt);
     playEndMs = playAt + FRAME_MS;
   };
@@ -215,7 +221,7 @@ function echoOf(played: Float64Array, path: EchoPath, sampleRateHz: number): Flo
 export function simulateSpeakerphone(o: SpeakerphoneOptions): SpeakerphoneCall {
   const rate = o.sampleRateHz;
   const rand = seededRandom(o.seed ?? 7);
-  const plan = paceOutbound(o.agent, rate, rand, o.clearAtMs);
+  const plan = paceOutbound(o.agent, rate, rand, o.clearAtMs, o.outboundJitterMs);
   const lastPlay = Math.min(plan.playAtMs.length > 0 ? plan.playAtMs.at(-1)! + FRAME_MS : 0, o.clearAtMs ?? Infinity);
   const echoEnd = o.echo ? lastPlay + o.echo.delayMs + 100 : lastPlay;
   const callerEnd = o.caller ? o.caller.startMs + (o.caller.samples.length * 1000) / rate : 0;
