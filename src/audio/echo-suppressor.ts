@@ -257,7 +257,7 @@ export class EchoSuppressor {
   /** Energy of the previous inbound block (for the 10 ms envelope). */
   #prevX = 0;
 
-  readonly #fitOut = { r: 0, slope: 0 };
+  readonly #fitOut: Fit = { r: 0, slope: 0 };
   #out: Int16Array = new Int16Array(0);
   /** Per block of the frame: the gain ramp's start (Q23; -1 when the block is left as it is) and step. */
   #ramps = new Float64Array(0);
@@ -303,8 +303,7 @@ export class EchoSuppressor {
     this.#validEnd = 0;
     this.#lastActive = -1;
     this.#activeStart = 0;
-    this.#runStart = -1;
-    this.#runActive = -1;
+    this.#endRun();
     this.#lateStart = -1;
     this.#lateBlocks = 0;
     this.#sy.fill(0);
@@ -743,15 +742,21 @@ export class EchoSuppressor {
 
   /** A run placed at its send time starts at block `b`: its offset is to be found (see LATE_RUN_BLOCKS). */
   #startRun(b: number): void {
+    this.#endRun();
     this.#runStart = b;
-    this.#runBeyondReach = false;
-    this.#runActive = -1;
     this.#runSy.fill(0);
     this.#runSyy.fill(0);
     this.#runSxy.fill(0);
     this.#runW = 0;
     this.#runSx = 0;
     this.#runSxx = 0;
+  }
+
+  /** No run is being placed (any more). */
+  #endRun(): void {
+    this.#runStart = -1;
+    this.#runActive = -1;
+    this.#runBeyondReach = false;
   }
 
   /**
@@ -772,17 +777,11 @@ export class EchoSuppressor {
       this.#runSxy[d]! += a * y;
     }
     if (c < this.#runActive + RUN_FIT_BLOCKS + LATE_RUN_BLOCKS) return;
-    const w = this.#runW;
-    const mx = this.#runSx / w;
-    const vx = this.#runSxx / w - mx * mx;
     let best = 0;
     let bestR = -1;
     let r0 = -1;
     for (let d = 0; d <= LATE_RUN_BLOCKS; d++) {
-      const my = this.#runSy[d]! / w;
-      const vy = this.#runSyy[d]! / w - my * my;
-      const cov = this.#runSxy[d]! / w - mx * my;
-      const r = vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : 0;
+      const r = fitSums(this.#runW, this.#runSx, this.#runSxx, this.#runSy[d]!, this.#runSyy[d]!, this.#runSxy[d]!, this.#fitOut).r;
       if (d === 0) r0 = r;
       if (r > bestR) {
         bestR = r;
@@ -797,8 +796,7 @@ export class EchoSuppressor {
       this.#runBeyondReach = true;
       return;
     }
-    this.#runStart = -1;
-    this.#runActive = -1;
+    this.#endRun();
     if (clear && best >= MIN_RUN_SHIFT_BLOCKS) this.#moveRun(start, best);
   }
 
@@ -856,17 +854,8 @@ export class EchoSuppressor {
   }
 
   /** Normalised correlation and regression slope of the inbound on the reference at lag L. */
-  #fit(L: number): { r: number; slope: number } {
-    const fit = this.#fitOut;
-    const w = this.#w;
-    const mx = this.#sx / w;
-    const vx = this.#sxx / w - mx * mx;
-    const my = this.#sy[L]! / w;
-    const vy = this.#syy[L]! / w - my * my;
-    const cov = this.#sxy[L]! / w - mx * my;
-    fit.r = vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : 0;
-    fit.slope = vy > 0 && cov > 0 ? cov / vy : 0;
-    return fit;
+  #fit(L: number): Fit {
+    return fitSums(this.#w, this.#sx, this.#sxx, this.#sy[L]!, this.#syy[L]!, this.#sxy[L]!, this.#fitOut);
   }
 
   /** Picks the lag with the highest normalised correlation and updates the lock. */
@@ -919,8 +908,7 @@ export class EchoSuppressor {
     }
     if (current.r < UNLOCK_CORRELATION) {
       this.#state = 'no_echo';
-      this.#runStart = -1;
-      this.#runActive = -1;
+      this.#endRun();
       return;
     }
     this.#correlation = current.r;
@@ -934,8 +922,7 @@ export class EchoSuppressor {
       if (this.#lateStart >= 0 && this.#lateStart > this.#validEnd - RING_BLOCKS + this.#lateBlocks) this.#moveRun(this.#lateStart + this.#lateBlocks, -this.#lateBlocks);
       this.#lateStart = -1;
       this.#lateBlocks = 0;
-      this.#runStart = -1;
-      this.#runActive = -1;
+      this.#endRun();
     }
     const fit = this.#fit(L);
     this.#state = 'locked';
@@ -943,6 +930,26 @@ export class EchoSuppressor {
     this.#correlation = fit.r;
     this.#gain = fit.slope;
   }
+}
+
+interface Fit {
+  r: number;
+  slope: number;
+}
+
+/**
+ * Normalised correlation and regression slope of x (inbound) on y (reference) from their sums over a total
+ * weight `w`, written into `out` (no allocation: this runs for every lag and every run offset).
+ */
+function fitSums(w: number, sx: number, sxx: number, sy: number, syy: number, sxy: number, out: Fit): Fit {
+  const mx = sx / w;
+  const vx = sxx / w - mx * mx;
+  const my = sy / w;
+  const vy = syy / w - my * my;
+  const cov = sxy / w - mx * my;
+  out.r = vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : 0;
+  out.slope = vy > 0 && cov > 0 ? cov / vy : 0;
+  return out;
 }
 
 /** Drops keys whose value is undefined so they do not override defaults when spread. */

@@ -31,9 +31,10 @@ test('after its process stalls, the simulated handset plays agent audio no earli
   let toneSentAtMediaMs: number | undefined;
   let echoAtMediaMs: number | undefined;
   wss.on('connection', (ws) => {
+    let streamSid = '';
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as { event: string; streamSid?: string; media?: { payload: string } };
-      if (msg.event === 'start') (ws as unknown as { sid: string }).sid = msg.streamSid ?? '';
+      if (msg.event === 'start') streamSid = msg.streamSid ?? '';
       if (msg.event !== 'media' || !msg.media) return;
       firstInboundAt ??= performance.now();
       const index = inbound++;
@@ -43,7 +44,7 @@ test('after its process stalls, the simulated handset plays agent audio no earli
         stall(200);
         toneSentAtMediaMs = performance.now() - firstInboundAt;
         const payload = Buffer.from(mulawEncode(tone())).toString('base64');
-        ws.send(JSON.stringify({ event: 'media', streamSid: (ws as unknown as { sid: string }).sid, media: { payload } }));
+        ws.send(JSON.stringify({ event: 'media', streamSid, media: { payload } }));
       }
       if (toneSentAtMediaMs !== undefined && echoAtMediaMs === undefined && rmsDbfs(mulawDecode(Buffer.from(msg.media.payload, 'base64'))) > -30) {
         echoAtMediaMs = index * FRAME_MS;
