@@ -26,6 +26,15 @@ test('the agent\'s own words coming back are recognised as echo, the caller\'s o
   assert.ok(!isEchoOf('breakfast', reply), 'one word is not enough to tell');
 });
 
+test('a caller\'s words that share only function words with the reply are not its echo', () => {
+  const reply = 'Breakfast is served every morning from six thirty to ten thirty in the lobby restaurant.';
+  // "do you have parking" as pocketsphinx heard it over the echo (seen in a speakerphone e2e call).
+  assert.ok(!isEchoOf('in the parking', reply));
+  assert.ok(!isEchoOf('is the spa open', reply));
+  assert.ok(isEchoOf('in the lobby', reply));
+  assert.ok(isEchoOf('from the', reply), 'function words alone: judged on all the words');
+});
+
 test('words beyond backchannels: what is left after taking out every backchannel phrase, longest first', () => {
   const cases: [string, number][] = [
     ['', 0],

@@ -60,13 +60,37 @@ export function remainderAfter(planned: string, heard: string): string {
 }
 
 /**
+ * Words that carry no content of their own: articles, prepositions, pronouns, auxiliaries, conjunctions.
+ * Every reply is full of them, so a caller's sentence shares them with the agent's by chance ("do you
+ * have parking", misheard over the echo as "in the parking", shares "in the" with "… ten thirty in the
+ * lobby restaurant"). Negations and question words are not here: they carry the caller's meaning.
+ */
+const FUNCTION_WORDS = new Set(
+  (
+    'a an the this that these those ' +
+    'in on at to of for from by with about into onto over under up out off as ' +
+    'and or but so if then than ' +
+    "i you he she it we they me him her us them my your his its our their it's i'm you're we're " +
+    'is are was were be been am do does did have has had will would can could shall should may might ' +
+    'there here'
+  ).split(' '),
+);
+
+/**
  * True when what "interrupted" the agent is the agent's own words coming back (speakerphone echo
- * the gate let through): at least two words, most of them words of the reply being spoken.
+ * the gate let through): at least two words, most of them words of the reply being spoken — and, when
+ * the caller's words hold any content words, most of those too (function words alone match any reply).
  */
 export function isEchoOf(heardFromCaller: string, agentText: string): boolean {
   const said = words(heardFromCaller);
   if (said.length < 2) return false;
   const agent = new Set(words(agentText));
-  const shared = said.filter((w) => agent.has(w)).length;
-  return shared / said.length >= 0.6;
+  if (sharedShare(said, agent) < 0.6) return false;
+  const content = said.filter((w) => !FUNCTION_WORDS.has(w));
+  return content.length === 0 || sharedShare(content, agent) >= 0.6;
+}
+
+/** The share of `said` that are words of `agent`. */
+function sharedShare(said: readonly string[], agent: ReadonlySet<string>): number {
+  return said.filter((w) => agent.has(w)).length / said.length;
 }
