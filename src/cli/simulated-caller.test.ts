@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { mulawDecode, mulawEncode } from '../audio/mulaw.js';
 import { rmsDbfs } from '../audio/pcm16.js';
-import { placeSimulatedCall } from './simulated-caller.js';
+import { placeSimulatedCall, stepAudio } from './simulated-caller.js';
 
 const FRAME_MS = 20;
 const ECHO_DELAY_MS = 40;
@@ -75,4 +75,24 @@ test('after its process stalls, the simulated handset plays agent audio no earli
     wss.close();
     http.close();
   }
+});
+
+/** The longest run of 5 ms blocks (8 kHz) with no sample above `peak`, in ms. */
+function longestQuietMs(samples: Int16Array, peak: number): number {
+  let longest = 0;
+  let run = 0;
+  for (let i = 0; i < samples.length; i += 40) {
+    let loud = false;
+    for (let j = i; j < Math.min(i + 40, samples.length); j++) if (Math.abs(samples[j]!) > peak) loud = true;
+    run = loud ? 0 : run + 5;
+    if (run > longest) longest = run;
+  }
+  return longest;
+}
+
+test('a pause written between the words of a line is the silence the caller leaves, not that plus the synthesiser\'s own', async () => {
+  const line = await stepAudio({ say: ['do you have parking', { pauseMs: 300 }, 'for a large van'] });
+  const quietMs = longestQuietMs(line, 96);
+  // flite's own silence at the ends of each part (~150 ms) would make this ~530 ms.
+  assert.ok(quietMs >= 290 && quietMs <= 340, `longest silence ${quietMs} ms`);
 });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import WebSocket from 'ws';
 import { speakWithFlite } from '../audio/flite-voice.js';
 import { mulawDecode, mulawEncode } from '../audio/mulaw.js';
-import { rmsDbfs } from '../audio/pcm16.js';
+import { concatPcm16, rmsDbfs } from '../audio/pcm16.js';
 import { resample } from '../audio/resampler.js';
 import { parseWav } from '../audio/wav.js';
 import { twilioSignature } from '../transports/twilio/signature.js';
@@ -231,6 +231,12 @@ function voicedEnd(samples: Int16Array): number {
   return 0;
 }
 
+/** Index of the first sample louder than the line-noise floor (the length when there is none). */
+function voicedStart(samples: Int16Array): number {
+  for (let i = 0; i < samples.length; i++) if (Math.abs(samples[i] as number) > 4 * LINE_NOISE_PEAK) return i;
+  return samples.length;
+}
+
 export function randomSid(prefix: 'CA' | 'MZ' | 'AC'): string {
   return prefix + randomBytes(16).toString('hex');
 }
@@ -248,18 +254,12 @@ function fliteLine(text: string): Promise<Int16Array> {
   return audio;
 }
 
-function concat(parts: readonly Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** Speech for one step, 8 kHz PCM16. */
-async function stepAudio(step: CallStep): Promise<Int16Array> {
+/**
+ * Speech for one step, 8 kHz PCM16. The parts of a `say` list join with no silence but the pauses written
+ * between them: flite starts and ends each line with ~150 ms of its own, which at a join would make a
+ * `{ pauseMs: 700 }` a silence of ~1 s.
+ */
+export async function stepAudio(step: CallStep): Promise<Int16Array> {
   if (step.dtmf !== undefined) return new Int16Array(0);
   if (step.wav) {
     const wav = parseWav(await readFile(step.wav));
@@ -267,10 +267,15 @@ async function stepAudio(step: CallStep): Promise<Int16Array> {
   }
   const say = step.say ?? '';
   if (typeof say === 'string') return fliteLine(say);
+  const last = say.length - 1;
   const parts = await Promise.all(
-    say.map((p) => (typeof p === 'string' ? fliteLine(p) : Promise.resolve(new Int16Array(Math.round((p.pauseMs * RATE_HZ) / 1000))))),
+    say.map(async (p, i) => {
+      if (typeof p !== 'string') return new Int16Array(Math.round((p.pauseMs * RATE_HZ) / 1000));
+      const line = await fliteLine(p);
+      return line.subarray(i > 0 ? voicedStart(line) : 0, i < last ? voicedEnd(line) : line.length);
+    }),
   );
-  return concat(parts);
+  return concatPcm16(parts);
 }
 
 /** How a step is shown in logs and reports. */
@@ -614,7 +619,7 @@ async function runStream(
   const timedOut = closed.by === 'caller' && overtime();
   if (timedOut) log(`  (hung up after ${o.maxCallMs} ms: the call ran too long)`);
   const durationMs = Math.round(elapsed());
-  const heard = concat(heardChunks);
+  const heard = concatPcm16(heardChunks);
   const utterances: UtteranceResult[] = lives.map((u) => ({
     text: u.text,
     kind: u.kind,
