@@ -7,11 +7,11 @@ import { callWith, sleep } from './interruption-test-support.js';
 
 /** The caller speaks again 0.7 s (media time) after the question ended: 35 frames of silence. */
 const SOON = { silenceAfterAnswerStartsFrames: 0 };
-/** The agent's setting under test (off by default). */
+/** The agent's setting under test, as it is by default. */
 const ON = { continuationWindowMs: 1000 };
 
-test('words soon after the turn ended, over the first words of its answer, are answered together with it', async () => {
-  const c = await callWith(['what is on', 'at the pool'], ON, SOON);
+test('by default, words soon after the turn ended, over the first words of its answer, are answered together with it', async () => {
+  const c = await callWith(['what is on', 'at the pool'], {}, SOON);
   try {
     await c.feed(true, 40);
     await c.feed(false, 40);
@@ -33,8 +33,8 @@ test('words soon after the turn ended, over the first words of its answer, are a
   }
 });
 
-test('off by default: the same words are an interruption, answered on their own', async () => {
-  const c = await callWith(['what is on', 'at the pool'], {}, SOON);
+test('with the window off (0), the same words are an interruption, answered on their own', async () => {
+  const c = await callWith(['what is on', 'at the pool'], { continuationWindowMs: 0 }, SOON);
   try {
     await c.feed(true, 40);
     await c.feed(false, 40);

@@ -59,12 +59,10 @@ export const endpointingSchema = z
     /**
      * The caller starting again within this long of the end of their turn, over the agent's answer to it,
      * with words (not a backchannel), was not finished: the answer's false start is dropped and the two
-     * parts are answered as one turn ("do you have parking … for a large van"). 0 (the default): such
-     * speech is an interruption like any other. Off by default because on speakerphone calls a trace
-     * of the agent's echo at the start of its answer can open the caller's next utterance early, so a
-     * real interruption looks like a continuation and the echo's words join the merged turn.
+     * parts are answered as one turn ("do you have parking … for a large van"). 0: such speech is an
+     * interruption like any other, and the afterthought is answered on its own.
      */
-    continuationWindowMs: z.number().int().min(0).max(5000).default(0),
+    continuationWindowMs: z.number().int().min(0).max(5000).default(1000),
   })
   .prefault({});
 

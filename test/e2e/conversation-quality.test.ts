@@ -90,6 +90,26 @@ test('a pause after clearly unfinished words does not end the turn; a clearly co
   assert.ok((user.at(-1)?.latency.endpointingMs ?? 1000) < 600, `a complete goodbye ends after the short window (${user.at(-1)?.latency.endpointingMs} ms)`);
 });
 
+test('an afterthought that meets the first words of the answer is answered together with the question, on a speakerphone too', { timeout: E2E_TIMEOUT_MS }, async () => {
+  const result = await placeSimulatedCall({
+    baseUrl: server.url,
+    to: HOTEL_NUMBER,
+    echo: { delayMs: 180, attenuationDb: 12 },
+    // "do you have parking" reads as complete, so its turn ends after 350 ms; the answer starts ~0.5 s after it.
+    steps: [{ say: ['do you have parking', { pauseMs: 600 }, 'for a large van'] }],
+  });
+  assert.equal(result.falseInterruptions, 0, JSON.stringify(result.clears));
+  const call = await getCall(server, result.callSid);
+  const events = call.events as Event[];
+  const abandoned = events.filter((e) => e.type === 'reply.abandoned');
+  assert.deepEqual(abandoned.map((e) => e.data.reason), ['caller_continued'], `the false start was dropped (events: ${events.map((e) => e.type).join(', ')})`);
+  const user = (call.turns as Turn[]).filter((t) => t.role === 'user').map((t) => t.text);
+  // One turn holding both parts (over the echo the embedded recogniser hears "for a large van" as "however
+  // large family", "for a large him", …).
+  assert.equal(user.length, 1, JSON.stringify(user));
+  assert.match(user[0] ?? '', /parking( \w+){2,}/);
+});
+
 test('on a speakerphone the agent does not interrupt itself on its own echo, and the caller can still interrupt it', { timeout: E2E_TIMEOUT_MS }, async () => {
   const result = await placeSimulatedCall({
     baseUrl: server.url,
