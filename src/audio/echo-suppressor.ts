@@ -86,7 +86,14 @@ const SMEAR_BLOCKS = 6;
  * expected up to this much later (100 ms), never earlier: audio cannot play before it is sent.
  */
 const LATE_RUN_BLOCKS = 20;
-/** Blocks of a new run's audio whose echo is compared at each offset 0…LATE_RUN_BLOCKS to place the run (200 ms). */
+/**
+ * A new run's echo is also compared up to this much earlier than the delay says (100 ms). Audio cannot play
+ * before it is sent, so a run whose echo comes earlier shows that the delay itself was learnt from late
+ * audio (a call's first run, the greeting, can start late, and the delay is first found on it alone): the
+ * delay moves earlier, to what audio played as sent shows.
+ */
+const EARLY_RUN_BLOCKS = 20;
+/** Blocks of a new run's audio whose echo is compared at each offset -EARLY_RUN_BLOCKS…LATE_RUN_BLOCKS to place the run (200 ms). */
 const RUN_FIT_BLOCKS = 40;
 /** A run found to play at least this much later (15 ms) than sent is moved there; less is within the tolerance. */
 const MIN_RUN_SHIFT_BLOCKS = 3;
@@ -207,10 +214,10 @@ export class EchoSuppressor {
   /** Its first block, and its first audible block (-1: none yet; both -1: no run pending). */
   #runStart = -1;
   #runActive = -1;
-  /** Sums comparing its echo with the reference at each offset 0…LATE_RUN_BLOCKS (plain, not weighted). */
-  readonly #runSy = new Float64Array(LATE_RUN_BLOCKS + 1);
-  readonly #runSyy = new Float64Array(LATE_RUN_BLOCKS + 1);
-  readonly #runSxy = new Float64Array(LATE_RUN_BLOCKS + 1);
+  /** Sums comparing its echo with the reference at each offset -EARLY_RUN_BLOCKS…LATE_RUN_BLOCKS (index offset + EARLY_RUN_BLOCKS; plain, not weighted). */
+  readonly #runSy = new Float64Array(EARLY_RUN_BLOCKS + LATE_RUN_BLOCKS + 1);
+  readonly #runSyy = new Float64Array(EARLY_RUN_BLOCKS + LATE_RUN_BLOCKS + 1);
+  readonly #runSxy = new Float64Array(EARLY_RUN_BLOCKS + LATE_RUN_BLOCKS + 1);
   #runW = 0;
   #runSx = 0;
   #runSxx = 0;
@@ -761,27 +768,30 @@ export class EchoSuppressor {
 
   /**
    * Adds the inbound envelope `a` whose echo, played as sent, would be of reference block `c` to the run's
-   * sums at every offset; once the run's first RUN_FIT_BLOCKS have been seen at every offset, places it.
+   * sums at every offset; once the run's first RUN_FIT_BLOCKS have been seen at every offset, places it: a run
+   * that plays late is moved there, one whose echo came early moves the delay (see EARLY_RUN_BLOCKS).
    */
   #fitRun(c: number, a: number): void {
     if (this.#runBeyondReach) return;
     const env = this.#refEnv;
     const mask = RING_BLOCKS - 1;
+    // The earliest offsets read reference blocks sent ahead of the one playing.
+    if (this.#validEnd < c + EARLY_RUN_BLOCKS + 1) this.#extendTo(c + EARLY_RUN_BLOCKS + 1);
     this.#runW += 1;
     this.#runSx += a;
     this.#runSxx += a * a;
-    for (let d = 0; d <= LATE_RUN_BLOCKS; d++) {
+    for (let i = 0, d = -EARLY_RUN_BLOCKS; d <= LATE_RUN_BLOCKS; i++, d++) {
       const y = env[(c - d) & mask]!;
-      this.#runSy[d]! += y;
-      this.#runSyy[d]! += y * y;
-      this.#runSxy[d]! += a * y;
+      this.#runSy[i]! += y;
+      this.#runSyy[i]! += y * y;
+      this.#runSxy[i]! += a * y;
     }
     if (c < this.#runActive + RUN_FIT_BLOCKS + LATE_RUN_BLOCKS) return;
     let best = 0;
     let bestR = -1;
     let r0 = -1;
-    for (let d = 0; d <= LATE_RUN_BLOCKS; d++) {
-      const r = fitSums(this.#runW, this.#runSx, this.#runSxx, this.#runSy[d]!, this.#runSyy[d]!, this.#runSxy[d]!, this.#fitOut).r;
+    for (let i = 0, d = -EARLY_RUN_BLOCKS; d <= LATE_RUN_BLOCKS; i++, d++) {
+      const r = fitSums(this.#runW, this.#runSx, this.#runSxx, this.#runSy[i]!, this.#runSyy[i]!, this.#runSxy[i]!, this.#fitOut).r;
       if (d === 0) r0 = r;
       if (r > bestR) {
         bestR = r;
@@ -798,6 +808,31 @@ export class EchoSuppressor {
     }
     this.#endRun();
     if (clear && best >= MIN_RUN_SHIFT_BLOCKS) this.#moveRun(start, best);
+    else if (clear && best <= -MIN_RUN_SHIFT_BLOCKS) this.#moveDelayEarlier(-best);
+  }
+
+  /**
+   * The delay was learnt from audio that played `d` blocks later than sent: moves it (and the evidence in the
+   * search's sums, which now counts for the lag that audio had as sent) `d` blocks earlier.
+   */
+  #moveDelayEarlier(d: number): void {
+    const lags = this.#numLags;
+    const sy = this.#sy;
+    const syy = this.#syy;
+    const sxy = this.#sxy;
+    for (let L = 0; L < lags; L++) {
+      const from = L + d;
+      sy[L] = from < lags ? sy[from]! : 0;
+      syy[L] = from < lags ? syy[from]! : 0;
+      sxy[L] = from < lags ? sxy[from]! : 0;
+    }
+    // A run moved against the old delay stays where it was found to play.
+    this.#lateStart = -1;
+    this.#lateBlocks = 0;
+    this.#lag = this.#lag > d ? this.#lag - d : 0;
+    const fit = this.#fit(this.#lag);
+    this.#correlation = fit.r;
+    this.#gain = fit.slope;
   }
 
   /**

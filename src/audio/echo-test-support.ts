@@ -68,6 +68,12 @@ export interface SpeakerphoneOptions {
    * and the rest of the run follows it: the whole run's echo comes that much later.
    */
   readonly outboundJitterMs?: number;
+  /**
+   * The call's first run of agent audio (usually the greeting) plays this much later than its frames reach
+   * the carrier (a playout that is slow to start), and the rest of that run follows it. Later runs play as
+   * they arrive.
+   */
+  readonly firstRunLateMs?: number;
   /** Inbound frames arrive up to this late (uniform); default 8. */
   readonly inboundJitterMs?: number;
   /** Length of the inbound stream; default: until 800 ms after the last echo or caller sample. */
@@ -105,7 +111,7 @@ interface SendPlan {
 }
 
 /** Sends the agent audio as the pacer would and works out when the carrier plays each frame. */
-function paceOutbound(agent: readonly AgentAudio[], sampleRateHz: number, rand: () => number, clearAtMs = Infinity, jitterMs = 6): SendPlan {
+function paceOutbound(agent: readonly AgentAudio[], sampleRateHz: number, rand: () => number, clearAtMs = Infinity, jitterMs = 6, firstRunLateMs = 0): SendPlan {
   const frameSamples = (sampleRateHz * FRAME_MS) / 1000;
   const queue: { samples: Int16Array; availableAtMs: number }[] = [];
   for (const a of agent) {
@@ -126,7 +132,7 @@ function paceOutbound(agent: readonly AgentAudio[], sampleRateHz: number, rand: 
     const f = queue[next++]!;
     sent.push({ samples: f.samples, atMs: nowMs });
     // Network jitter on the way to the carrier; it plays frames back to back.
-    const playAt = Math.max(nowMs + rand() * jitterMs, playEndMs);
+    const playAt = Math.max(nowMs + rand() * jitterMs + (sent.length === 1 ? firstRunLateMs : 0), playEndMs);
     playAtMs.push(playAt);
     playEndMs = playAt + FRAME_MS;
   };
@@ -221,7 +227,7 @@ function echoOf(played: Float64Array, path: EchoPath, sampleRateHz: number): Flo
 export function simulateSpeakerphone(o: SpeakerphoneOptions): SpeakerphoneCall {
   const rate = o.sampleRateHz;
   const rand = seededRandom(o.seed ?? 7);
-  const plan = paceOutbound(o.agent, rate, rand, o.clearAtMs, o.outboundJitterMs);
+  const plan = paceOutbound(o.agent, rate, rand, o.clearAtMs, o.outboundJitterMs, o.firstRunLateMs);
   const lastPlay = Math.min(plan.playAtMs.length > 0 ? plan.playAtMs.at(-1)! + FRAME_MS : 0, o.clearAtMs ?? Infinity);
   const echoEnd = o.echo ? lastPlay + o.echo.delayMs + 100 : lastPlay;
   const callerEnd = o.caller ? o.caller.startMs + (o.caller.samples.length * 1000) / rate : 0;
