@@ -101,6 +101,7 @@ test('an afterthought that meets the first words of the answer is answered toget
   assert.equal(result.falseInterruptions, 0, JSON.stringify(result.clears));
   const call = await getCall(server, result.callSid);
   const events = call.events as Event[];
+  assert.ok(events.some((e) => e.type === 'barge_in'), 'the answer had started playing when the caller went on');
   const abandoned = events.filter((e) => e.type === 'reply.abandoned');
   assert.deepEqual(abandoned.map((e) => e.data.reason), ['caller_continued'], `the false start was dropped (events: ${events.map((e) => e.type).join(', ')})`);
   const user = (call.turns as Turn[]).filter((t) => t.role === 'user').map((t) => t.text);
