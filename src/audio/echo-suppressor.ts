@@ -87,12 +87,13 @@ const SMEAR_BLOCKS = 6;
  */
 const LATE_RUN_BLOCKS = 20;
 /**
- * A new run's echo is also compared up to this much earlier than the delay says (100 ms). Audio cannot play
+ * A new run's echo is also compared up to this much earlier than the delay says (150 ms). Audio cannot play
  * before it is sent, so a run whose echo comes earlier shows that the delay itself was learnt from late
  * audio (a call's first run, the greeting, can start late, and the delay is first found on it alone): the
- * delay moves earlier, to what audio played as sent shows.
+ * delay moves earlier, to what audio played as sent shows. (The range reaches past the late side's: an
+ * offset just outside it would otherwise be matched by one a syllable away, ~175 ms, on the late side.)
  */
-const EARLY_RUN_BLOCKS = 20;
+const EARLY_RUN_BLOCKS = 30;
 /** Blocks of a new run's audio whose echo is compared at each offset -EARLY_RUN_BLOCKS…LATE_RUN_BLOCKS to place the run (200 ms). */
 const RUN_FIT_BLOCKS = 40;
 /** A run found to play at least this much later (15 ms) than sent is moved there; less is within the tolerance. */
