@@ -54,8 +54,9 @@ export interface SpeakerphoneOptions {
   /** The echo path changes (the caller moved the phone, or the route changed) from this wall time on. */
   readonly laterEcho?: { readonly fromMs: number; readonly path: EchoPath };
   /**
-   * Barge-in: at this wall time Parley clears the carrier's buffer. Nothing more is sent, and what was
-   * sent but had not played yet never plays (its echo never comes back).
+   * Barge-in: at this wall time Parley clears the carrier's buffer. What was sent but had not played yet
+   * never plays (its echo never comes back), and agent audio queued by then is never sent; audio queued
+   * later (the agent's answer to the caller) is sent as usual.
    */
   readonly clearAtMs?: number;
   /** Caller speech and when (wall time) it starts. */
@@ -108,6 +109,8 @@ interface SendPlan {
   readonly sent: TimedFrame[];
   /** Play time of each sent frame (same order). */
   readonly playAtMs: number[];
+  /** How many of the sent frames were sent before the clear (the rest are cut off there). */
+  readonly sentBeforeClear: number;
 }
 
 /** Sends the agent audio as the pacer would and works out when the carrier plays each frame. */
@@ -156,23 +159,32 @@ function paceOutbound(agent: readonly AgentAudio[], sampleRateHz: number, rand: 
   const wakes = [...new Set(agent.map((a) => a.queuedAtMs))].sort((a, b) => a - b);
   let tick = wakes.length > 0 ? Math.ceil(wakes[0]! / PACER_TICK_MS) * PACER_TICK_MS : 0;
   let w = 0;
+  let sentBeforeClear = -1;
   while (next < queue.length) {
-    if (Math.min(tick, wakes[w] ?? Infinity) >= clearAtMs) break;
+    if (sentBeforeClear < 0 && Math.min(tick, wakes[w] ?? Infinity) >= clearAtMs) {
+      // The carrier's buffer is emptied, and what the agent had queued is dropped unsent.
+      sentBeforeClear = sent.length;
+      while (next < queue.length && queue[next]!.availableAtMs <= clearAtMs) next++;
+      idle = true;
+      playEndMs = clearAtMs;
+      continue;
+    }
     if (w < wakes.length && wakes[w]! <= tick) pump(wakes[w++]!);
     else {
       pump(tick);
       tick += PACER_TICK_MS;
     }
   }
-  return { sent, playAtMs };
+  return { sent, playAtMs, sentBeforeClear: sentBeforeClear < 0 ? sent.length : sentBeforeClear };
 }
 
 /** Places the played frames on a sample timeline starting at wall time 0. */
 function playedTimeline(plan: SendPlan, sampleRateHz: number, lengthSamples: number, clearAtMs = Infinity): Float64Array {
   const out = new Float64Array(lengthSamples);
-  const stop = Math.min(lengthSamples, Math.round((clearAtMs * sampleRateHz) / 1000));
+  const cut = Math.min(lengthSamples, Math.round((clearAtMs * sampleRateHz) / 1000));
   plan.sent.forEach((f, i) => {
     const start = Math.round((plan.playAtMs[i]! * sampleRateHz) / 1000);
+    const stop = i < plan.sentBeforeClear ? cut : lengthSamples;
     for (let j = 0; j < f.samples.length && start + j < stop; j++) out[start + j] = f.samples[j]!;
   });
   return out;
@@ -228,7 +240,7 @@ export function simulateSpeakerphone(o: SpeakerphoneOptions): SpeakerphoneCall {
   const rate = o.sampleRateHz;
   const rand = seededRandom(o.seed ?? 7);
   const plan = paceOutbound(o.agent, rate, rand, o.clearAtMs, o.outboundJitterMs, o.firstRunLateMs);
-  const lastPlay = Math.min(plan.playAtMs.length > 0 ? plan.playAtMs.at(-1)! + FRAME_MS : 0, o.clearAtMs ?? Infinity);
+  const lastPlay = plan.sent.length > plan.sentBeforeClear ? plan.playAtMs.at(-1)! + FRAME_MS : Math.min(plan.playAtMs.length > 0 ? plan.playAtMs.at(-1)! + FRAME_MS : 0, o.clearAtMs ?? Infinity);
   const echoEnd = o.echo ? lastPlay + o.echo.delayMs + 100 : lastPlay;
   const callerEnd = o.caller ? o.caller.startMs + (o.caller.samples.length * 1000) / rate : 0;
   const durationMs = o.durationMs ?? Math.ceil((Math.max(echoEnd, callerEnd) + 800) / FRAME_MS) * FRAME_MS;
