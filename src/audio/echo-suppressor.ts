@@ -821,11 +821,14 @@ export class EchoSuppressor {
     const sy = this.#sy;
     const syy = this.#syy;
     const sxy = this.#sxy;
+    // The longest lags, with no evidence of their own to take, take the longest lag's: audio that did not correlate.
+    // (Empty sums would not do: r is normalised, so the few blocks learnt after this would decide it alone, and
+    // a caller talking could look like a clear echo there.)
     for (let L = 0; L < lags; L++) {
-      const from = L + d;
-      sy[L] = from < lags ? sy[from]! : 0;
-      syy[L] = from < lags ? syy[from]! : 0;
-      sxy[L] = from < lags ? sxy[from]! : 0;
+      const from = L + d < lags ? L + d : lags - 1;
+      sy[L] = sy[from]!;
+      syy[L] = syy[from]!;
+      sxy[L] = sxy[from]!;
     }
     // A run moved against the old delay stays where it was found to play.
     this.#lateStart = -1;
