@@ -81,6 +81,18 @@ describe('EchoSuppressor on a speakerphone call', () => {
   const call = (rate: number, o: Omit<SpeakerphoneOptions, 'sampleRateHz' | 'agent'> & { agent?: AgentAudio[] }): SpeakerphoneCall =>
     simulateSpeakerphone({ sampleRateHz: rate, agent: speech[rate]!.agent, ...o });
 
+  /** Four sentences at 8 kHz, each queued 250 ms after the previous one has played out: four runs. */
+  const fourRuns = (): AgentAudio[] => {
+    const { agent, agentLong } = speech[8000]!;
+    const runs: AgentAudio[] = [];
+    let at = 1000;
+    for (const samples of [agent[0]!.samples, agent[1]!.samples, agentLong, agent[0]!.samples]) {
+      runs.push({ samples, queuedAtMs: at });
+      at += (samples.length * 1000) / 8000 + 250;
+    }
+    return runs;
+  };
+
   it('the echo alone makes the agent interrupt itself, and with suppression it never does (60–300 ms, 6–20 dB)', () => {
     for (const delayMs of DELAYS_MS) {
       for (const attenuationDb of [6, 12, 20]) {
@@ -259,13 +271,7 @@ describe('EchoSuppressor on a speakerphone call', () => {
     // Four sentences, each after the previous one has played out: four runs, each played when its first frame
     // reaches the carrier, and each of those frames up to 100 ms late (a slow hop, a TCP retransmission). The
     // gate as it was before runs were placed failed 4 of 72 such calls at 60 ms and 12 of 72 at 100 ms.
-    const { agent, agentLong } = speech[8000]!;
-    const runs: AgentAudio[] = [];
-    let at = 1000;
-    for (const samples of [agent[0]!.samples, agent[1]!.samples, agentLong, agent[0]!.samples]) {
-      runs.push({ samples, queuedAtMs: at });
-      at += (samples.length * 1000) / 8000 + 250;
-    }
+    const runs = fourRuns();
     const failed: string[] = [];
     for (const delayMs of DELAYS_MS) {
       for (const attenuationDb of [6, 12, 20]) {
@@ -285,13 +291,7 @@ describe('EchoSuppressor on a speakerphone call', () => {
     // The greeting starts 50-80 ms late (a playout slow to start), so the delay first locked is that much too
     // long, and every later run's echo comes early by as much. The gate before early echo moved the delay
     // failed 3 and 7 of 72 such calls (2 of the 36 here).
-    const { agent, agentLong } = speech[8000]!;
-    const runs: AgentAudio[] = [];
-    let at = 1000;
-    for (const samples of [agent[0]!.samples, agent[1]!.samples, agentLong, agent[0]!.samples]) {
-      runs.push({ samples, queuedAtMs: at });
-      at += (samples.length * 1000) / 8000 + 250;
-    }
+    const runs = fourRuns();
     const failed: string[] = [];
     for (const firstRunLateMs of [50, 80]) {
       for (const delayMs of DELAYS_MS) {
