@@ -240,7 +240,9 @@ export function simulateSpeakerphone(o: SpeakerphoneOptions): SpeakerphoneCall {
   const rate = o.sampleRateHz;
   const rand = seededRandom(o.seed ?? 7);
   const plan = paceOutbound(o.agent, rate, rand, o.clearAtMs, o.outboundJitterMs, o.firstRunLateMs);
-  const lastPlay = plan.sent.length > plan.sentBeforeClear ? plan.playAtMs.at(-1)! + FRAME_MS : Math.min(plan.playAtMs.length > 0 ? plan.playAtMs.at(-1)! + FRAME_MS : 0, o.clearAtMs ?? Infinity);
+  const lastEnd = plan.playAtMs.length > 0 ? plan.playAtMs.at(-1)! + FRAME_MS : 0;
+  // Audio sent before the clear stops playing there; audio sent after it (an answer) plays out.
+  const lastPlay = plan.sent.length > plan.sentBeforeClear ? lastEnd : Math.min(lastEnd, o.clearAtMs ?? Infinity);
   const echoEnd = o.echo ? lastPlay + o.echo.delayMs + 100 : lastPlay;
   const callerEnd = o.caller ? o.caller.startMs + (o.caller.samples.length * 1000) / rate : 0;
   const durationMs = o.durationMs ?? Math.ceil((Math.max(echoEnd, callerEnd) + 800) / FRAME_MS) * FRAME_MS;
